@@ -1,0 +1,43 @@
+# make demo: set up, build, install, load the Synthea fixture from a local S3 bucket.
+# make test: set up, then every test tier (lint, unit + pg_test, integration).
+SHELL := /bin/bash
+ENV := . scripts/env.sh &&
+
+.PHONY: setup install demo test lint pgtest integration services stop clean bench
+
+setup:
+	@bash scripts/setup.sh
+
+install: setup
+	@$(ENV) cargo pgrx install --pg-config "$$PG_CONFIG" >/dev/null 2>$${AIDBOX_BULK_RUN_DIR:-/tmp}/install.log \
+	  || { cat $${AIDBOX_BULK_RUN_DIR:-/tmp}/install.log; exit 1; }
+	@echo "installed aidbox_bulk into PostgreSQL 15"
+
+demo: install
+	@bash scripts/demo.sh
+
+lint: setup
+	@$(ENV) cargo fmt --all -- --check
+	@$(ENV) cargo clippy --all-targets --features "pg15 pg_test" --no-default-features -q -- -D warnings
+
+# Plain #[test]s of the pure core and #[pg_test]s in a backend, in one run.
+pgtest: setup
+	@$(ENV) install -d -o postgres -g postgres "$$AIDBOX_BULK_RUN_DIR/pgrx-test-data" && \
+	  cargo pgrx test pg15 --runas postgres --pgdata "$$AIDBOX_BULK_RUN_DIR/pgrx-test-data"
+
+services:
+	@bash scripts/cluster.sh fresh
+	@bash scripts/s3.sh fresh
+
+integration: install services
+	@$(ENV) python3 -m pytest -q tests/integration
+
+test: lint pgtest integration
+
+stop:
+	@bash scripts/cluster.sh stop
+	@bash scripts/s3.sh stop
+
+clean: stop
+	@$(ENV) rm -rf "$$AIDBOX_BULK_RUN_DIR"
+	cargo clean

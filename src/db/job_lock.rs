@@ -1,0 +1,42 @@
+//! The bucket job's advisory lock: taken by the caller for its transaction, held
+//! shared by every worker, looked up by the status call.
+
+use super::spi_error;
+use crate::error::Result;
+use crate::job::lock_key;
+use pgrx::prelude::*;
+
+/// False when a job for the bucket is running (a worker holds the lock shared).
+pub fn try_lock_for_call(bucket: &str) -> Result<bool> {
+    let (a, b) = lock_key(bucket);
+    Spi::get_one_with_args::<bool>(
+        "SELECT pg_try_advisory_xact_lock($1, $2)",
+        &[a.into(), b.into()],
+    )
+    .map_err(spi_error)
+    .map(|v| v.unwrap_or(false))
+}
+
+/// Session-level shared lock of a worker; waits for the caller's transaction.
+pub fn hold_for_worker(bucket: &str) -> Result<()> {
+    let (a, b) = lock_key(bucket);
+    Spi::run_with_args(
+        "SELECT pg_advisory_lock_shared($1, $2)",
+        &[a.into(), b.into()],
+    )
+    .map_err(spi_error)
+}
+
+/// Backends holding or waiting for the bucket's lock (the caller and its workers).
+pub fn holders(bucket: &str) -> Result<i64> {
+    let (a, b) = lock_key(bucket);
+    Spi::get_one_with_args::<i64>(
+        "SELECT count(*) FROM pg_locks
+          WHERE locktype = 'advisory' AND objsubid = 2
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND classid = $1::bigint::oid AND objid = $2::bigint::oid",
+        &[(a as i64).into(), (b as i64).into()],
+    )
+    .map_err(spi_error)
+    .map(|v| v.unwrap_or(0))
+}

@@ -1,0 +1,30 @@
+//! aidbox_bulk: Aidbox's `aidbox.bulk/load-from-bucket`, as a PostgreSQL extension.
+//!
+//! The pure core (params, bucket, load, fhir, records, job) has no pgrx import; the
+//! PostgreSQL side (api, db, worker) is a thin layer over it.
+
+pub mod bucket;
+pub mod error;
+pub mod fhir;
+pub mod job;
+pub mod load;
+pub mod params;
+pub mod records;
+pub mod threads;
+
+mod api;
+mod db;
+mod pg_tests;
+mod worker;
+
+::pgrx::pg_module_magic!();
+
+/// Settings for `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["max_worker_processes = 16"]
+    }
+}

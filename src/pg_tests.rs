@@ -1,0 +1,197 @@
+//! Tests that need a backend: DDL, LoaderFile bookkeeping, claim order, job locks,
+//! and the SQL functions' errors. Run by `cargo pgrx test` (`make pgtest`).
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use crate::bucket::listing::ObjectInfo;
+    use crate::bucket::naming::TypeSet;
+    use crate::db::{job_lock, loader_files, schema};
+    use crate::error::LoadError;
+    use crate::fhir::FHIR_R4_RESOURCE_TYPES;
+    use crate::params::Scheduler;
+    use pgrx::prelude::*;
+
+    fn object(key: &str, size: i64, modified: &str) -> ObjectInfo {
+        ObjectInfo {
+            key: key.into(),
+            size,
+            last_modified: modified.into(),
+        }
+    }
+
+    fn columns(table: &str) -> String {
+        Spi::get_one_with_args::<String>(
+            "SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum)
+               FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+            &[table.into()],
+        )
+        .unwrap()
+        .unwrap()
+    }
+
+    #[pg_test]
+    fn tables_are_created_with_the_aidbox_layout() {
+        schema::ensure_base("public").unwrap();
+        schema::ensure_resource_tables("public", ["MedicationRequest"]).unwrap();
+        let layout =
+            "id:text,txid:bigint,ts:timestamp with time zone,cts:timestamp with time zone,\
+                      resource_type:text,status:resource_status,resource:jsonb";
+        for t in [
+            "medicationrequest",
+            "medicationrequest_history",
+            "loaderfile",
+            "disabledindex",
+        ] {
+            assert_eq!(columns(t), layout, "{t}");
+        }
+        let pk =
+            Spi::get_one::<String>("SELECT pg_get_indexdef('medicationrequest_pkey'::regclass)")
+                .unwrap()
+                .unwrap();
+        assert_eq!(pk, "CREATE UNIQUE INDEX medicationrequest_pkey ON public.medicationrequest USING btree (id)");
+        assert!(
+            Spi::get_one::<i64>("SELECT nextval('transaction_id_seq')")
+                .unwrap()
+                .unwrap()
+                >= 1
+        );
+        // Idempotent.
+        schema::ensure_base("public").unwrap();
+        schema::ensure_resource_tables("public", ["MedicationRequest"]).unwrap();
+    }
+
+    #[pg_test]
+    fn custom_resource_tables_are_known_types() {
+        schema::ensure_base("public").unwrap();
+        schema::ensure_resource_tables("public", ["Patient"]).unwrap();
+        Spi::run(
+            "CREATE TABLE mything (id text primary key, txid bigint not null, ts timestamptz, cts timestamptz,
+               resource_type text, status resource_status not null, resource jsonb not null);
+             CREATE TABLE notaresource (id text, resource jsonb);",
+        )
+        .unwrap();
+        let mut tables = schema::aidbox_layout_tables("public").unwrap();
+        tables.sort();
+        assert_eq!(tables, vec!["mything".to_string(), "patient".to_string()]);
+        let types = TypeSet::new(FHIR_R4_RESOURCE_TYPES, tables);
+        assert_eq!(
+            types.resource_type_of("x/MyThing.01.ndjson").as_deref(),
+            Some("MyThing")
+        );
+        assert_eq!(types.resource_type_of("NotAResource.ndjson"), None);
+    }
+
+    #[pg_test]
+    fn files_are_claimed_largest_first_or_oldest_first() {
+        schema::ensure_base("public").unwrap();
+        let small = object("a/Patient.1.ndjson", 10, "2026-01-03T00:00:00Z");
+        let big = object("b/Patient.2.ndjson", 500, "2026-01-02T00:00:00Z");
+        let old = object("c/Patient.3.ndjson", 20, "2026-01-01T00:00:00Z");
+        let files = [
+            (&small, "Patient".to_string()),
+            (&big, "Patient".to_string()),
+            (&old, "Patient".to_string()),
+        ];
+        loader_files::insert_pending("public", "s3://one", &files).unwrap();
+        loader_files::insert_pending("public", "s3://two", &files).unwrap();
+
+        let claim = |bucket, s| {
+            loader_files::claim_next("public", bucket, s)
+                .unwrap()
+                .map(|f| f.key)
+        };
+        let optimal: Vec<_> =
+            std::iter::from_fn(|| claim("s3://one", Scheduler::Optimal)).collect();
+        assert_eq!(
+            optimal,
+            vec![big.key.clone(), old.key.clone(), small.key.clone()]
+        );
+        let by_time: Vec<_> =
+            std::iter::from_fn(|| claim("s3://two", Scheduler::ByLastModified)).collect();
+        assert_eq!(
+            by_time,
+            vec![old.key.clone(), big.key.clone(), small.key.clone()]
+        );
+
+        let c = loader_files::counts("public", "s3://one").unwrap();
+        assert_eq!((c.pending, c.in_progress, c.total()), (0, 3, 3));
+        loader_files::requeue_in_progress("public", "s3://one").unwrap();
+        let c = loader_files::counts("public", "s3://one").unwrap();
+        assert_eq!((c.pending, c.in_progress), (3, 0));
+        assert_eq!(
+            loader_files::known_keys("public", "s3://one")
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[pg_test]
+    fn final_states_carry_aidbox_fields() {
+        schema::ensure_base("public").unwrap();
+        let f = object("Patient.ndjson", 1, "2026-01-01T00:00:00Z");
+        loader_files::insert_pending("public", "s3://b", &[(&f, "Patient".to_string())]).unwrap();
+        let claimed = loader_files::claim_next("public", "s3://b", Scheduler::Optimal)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (claimed.key.as_str(), claimed.resource_type.as_str()),
+            ("Patient.ndjson", "Patient")
+        );
+        loader_files::mark_done("public", &claimed.id, 42).unwrap();
+        let done = Spi::get_one::<pgrx::JsonB>("SELECT resource FROM loaderfile")
+            .unwrap()
+            .unwrap()
+            .0;
+        assert_eq!(done["status"], "done");
+        assert_eq!(done["loaded"], 42);
+        assert!(done["start"].is_string() && done["end"].is_string());
+
+        let err = LoadError::Postgres {
+            sqlstate: "23505".into(),
+            message: "duplicate key value violates unique constraint \"patient_pkey\"".into(),
+        };
+        loader_files::mark_failed("public", &claimed.id, &err).unwrap();
+        let failed = Spi::get_one::<pgrx::JsonB>("SELECT resource FROM loaderfile")
+            .unwrap()
+            .unwrap()
+            .0;
+        assert_eq!(failed["status"], "error");
+        assert_eq!(
+            failed["error"],
+            serde_json::json!({"source": "postgres", "code": "23505"})
+        );
+        assert_eq!(
+            failed["message"],
+            "23505: ERROR: duplicate key value violates unique constraint \"patient_pkey\""
+        );
+        assert!(failed.get("loaded").is_none());
+    }
+
+    #[pg_test]
+    fn the_call_takes_the_bucket_job_lock() {
+        assert_eq!(job_lock::holders("s3://locked").unwrap(), 0);
+        assert!(job_lock::try_lock_for_call("s3://locked").unwrap());
+        assert_eq!(job_lock::holders("s3://locked").unwrap(), 1);
+        assert_eq!(job_lock::holders("s3://other").unwrap(), 0);
+    }
+
+    #[pg_test(error = "No imports for bucket <s3://nothing-here>")]
+    fn status_of_an_unknown_bucket_is_an_error() {
+        Spi::run(
+            "SELECT aidbox_bulk.load_from_bucket_status('{\"bucket\": \"s3://nothing-here\"}')",
+        )
+        .unwrap();
+    }
+
+    #[pg_test(
+        error = "\"upsert?\" cannot be combined with \"drop-primary-key?\": an upsert needs the primary key"
+    )]
+    fn upsert_with_drop_primary_key_is_refused() {
+        Spi::run(
+            "SELECT aidbox_bulk.load_from_bucket('{\"bucket\": \"s3://b\", \"upsert?\": true, \"drop-primary-key?\": true}')",
+        )
+        .unwrap();
+    }
+}

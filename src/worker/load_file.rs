@@ -1,0 +1,99 @@
+//! Loads one claimed file in one transaction: rows and the final LoaderFile state
+//! commit together, or nothing does.
+
+use super::main::stop_requested;
+use crate::bucket::client::ClientSettings;
+use crate::db::loader_files::ClaimedFile;
+use crate::db::row_sink::RowSink;
+use crate::db::{caught_to_load_error, loader_files};
+use crate::error::{LoadError, Result};
+use crate::load::pipeline::{self, FileJob, Message};
+use crate::params::Params;
+use pgrx::bgworkers::BackgroundWorker;
+use pgrx::prelude::*;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+/// How often the main thread looks at interrupts while it waits for rows.
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum FileOutcome {
+    Done,
+    Failed,
+    /// A stop was requested: the file stays `in-progress` and is loaded again on resume.
+    Interrupted,
+}
+
+pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
+    let job = FileJob {
+        bucket_name: params.bucket_name.clone(),
+        key: file.key.clone(),
+        resource_type: file.resource_type.clone(),
+        format: params.format,
+        settings: ClientSettings {
+            account: params.account.clone(),
+            connect_timeout_ms: params.connect_timeout_ms,
+            read_timeout_ms: params.read_timeout_ms,
+        },
+    };
+    let result = pipeline::start(job).and_then(|rows| in_file_transaction(params, file, rows));
+    match result {
+        Ok(()) => FileOutcome::Done,
+        Err(LoadError::Interrupted) => FileOutcome::Interrupted,
+        Err(err) => {
+            BackgroundWorker::transaction(|| {
+                loader_files::mark_failed(&params.schema, &file.id, &err)
+            })
+            .unwrap_or_else(|e| error!("aidbox_bulk worker: cannot record a failure: {e}"));
+            FileOutcome::Failed
+        }
+    }
+}
+
+/// Runs the file's transaction; on any error it is rolled back whole.
+fn in_file_transaction(params: &Params, file: &ClaimedFile, rows: Receiver<Message>) -> Result<()> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let result = PgTryBuilder::new(|| {
+        // A lost commit only means the file is loaded again: its LoaderFile commits with it.
+        Spi::run("SET LOCAL synchronous_commit = off").map_err(crate::db::spi_error)?;
+        let loaded = insert_all(params, file, &rows)?;
+        loader_files::mark_done(&params.schema, &file.id, loaded as i64)
+    })
+    .catch_others(|caught| Err(caught_to_load_error(caught)))
+    .execute();
+    unsafe {
+        if result.is_ok() {
+            pg_sys::PopActiveSnapshot();
+            pg_sys::CommitTransactionCommand();
+        } else {
+            pg_sys::AbortCurrentTransaction();
+        }
+    }
+    result
+}
+
+fn insert_all(params: &Params, file: &ClaimedFile, rows: &Receiver<Message>) -> Result<u64> {
+    let sink = RowSink::new(&params.schema, &file.resource_type);
+    loop {
+        if stop_requested() {
+            return Err(LoadError::Interrupted);
+        }
+        pg_sys::check_for_interrupts!();
+        match rows.recv_timeout(POLL) {
+            Ok(Message::Rows(batch)) => sink.insert(batch)?,
+            Ok(Message::End { rows, .. }) => return Ok(rows),
+            Ok(Message::Failed(e)) => return Err(e),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(LoadError::Decode(
+                    "the reader thread stopped unexpectedly".into(),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The worker's entry point: read the job, connect, hold the bucket's job lock,
+//! then claim and load files until the queue is empty or a stop is requested.
+
+use super::handoff;
+use super::load_file::{load_claimed_file, FileOutcome};
+use crate::db::{job_lock, loader_files};
+use crate::params::Params;
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::prelude::*;
+
+/// Set by SIGTERM (pg_terminate_backend, shutdown); never reset, unlike pgrx's flag.
+pub fn stop_requested() -> bool {
+    unsafe { pg_sys::ShutdownRequestPending != 0 }
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn aidbox_bulk_worker_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let handle = arg.value() as u32;
+    let Some(payload) = handoff::take(handle) else {
+        log!("aidbox_bulk worker: the job's parameters are gone; exiting");
+        return;
+    };
+    let mut ids = BackgroundWorker::get_extra()
+        .split(' ')
+        .map(|s| s.parse::<u32>().unwrap_or(0));
+    let (db, role) = (ids.next().unwrap_or(0), ids.next().unwrap_or(0));
+    BackgroundWorker::connect_worker_to_spi_by_oid(
+        Some(pg_sys::Oid::from_u32(db)),
+        Some(pg_sys::Oid::from_u32(role)),
+    );
+    let params = serde_json::from_slice(&payload)
+        .ok()
+        .and_then(|v| Params::parse(&v).ok());
+    drop(payload);
+    let Some(params) = params else {
+        log!("aidbox_bulk worker: cannot read the job's parameters; exiting");
+        return;
+    };
+    BackgroundWorker::transaction(|| job_lock::hold_for_worker(&params.bucket))
+        .unwrap_or_else(|e| error!("aidbox_bulk worker: {e}"));
+    while !stop_requested() {
+        let claimed = BackgroundWorker::transaction(|| {
+            loader_files::claim_next(&params.schema, &params.bucket, params.scheduler)
+        });
+        let file = match claimed {
+            Ok(Some(file)) => file,
+            Ok(None) => break,
+            Err(e) => error!("aidbox_bulk worker: cannot claim a file: {e}"),
+        };
+        if load_claimed_file(&params, &file) == FileOutcome::Interrupted {
+            break;
+        }
+    }
+}
