@@ -9,8 +9,9 @@ setup:
 	@bash scripts/setup.sh
 
 install: setup
-	@$(ENV) cargo pgrx install --pg-config "$$PG_CONFIG" >/dev/null 2>$${AIDBOX_BULK_RUN_DIR:-/tmp}/install.log \
-	  || { cat $${AIDBOX_BULK_RUN_DIR:-/tmp}/install.log; exit 1; }
+	@$(ENV) mkdir -p "$$AIDBOX_BULK_RUN_DIR" && \
+	  cargo pgrx install --pg-config "$$PG_CONFIG" >"$$AIDBOX_BULK_RUN_DIR/install.log" 2>&1 \
+	  || { cat "$$AIDBOX_BULK_RUN_DIR/install.log"; exit 1; }
 	@echo "installed aidbox_bulk into PostgreSQL 15"
 
 demo: install

@@ -111,7 +111,9 @@ fn list_bucket(params: &Params) -> Result<Vec<ObjectInfo>> {
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(listed) => return listed,
-            Err(RecvTimeoutError::Timeout) => pg_sys::check_for_interrupts!(),
+            Err(RecvTimeoutError::Timeout) => {
+                pg_sys::check_for_interrupts!();
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(LoadError::Aws {
                     code: "ListError".into(),

@@ -22,7 +22,15 @@ fn q(ident: &str) -> String {
 pub fn ensure_base(schema: &str) -> Result<()> {
     let s = q(schema);
     Spi::run(&format!("SELECT pg_advisory_xact_lock({DDL_LOCK})")).map_err(spi_error)?;
-    Spi::run(&format!("CREATE SCHEMA IF NOT EXISTS {s}")).map_err(spi_error)?;
+    let has_schema = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+        &[schema.into()],
+    )
+    .map_err(spi_error)?
+    .unwrap_or(false);
+    if !has_schema {
+        Spi::run(&format!("CREATE SCHEMA {s}")).map_err(spi_error)?;
+    }
     let has_status_type = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
           WHERE n.nspname = $1 AND t.typname = 'resource_status')",
