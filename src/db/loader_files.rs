@@ -157,10 +157,10 @@ pub fn claim_next(schema: &str, bucket: &str, scheduler: Scheduler) -> Result<Op
         order = claim_order_sql(scheduler)
     );
     Spi::connect_mut(|client| {
-        let rows = client
+        let mut rows = client
             .update(&sql, None, &[bucket.into()])
             .map_err(spi_error)?;
-        for row in rows {
+        if let Some(row) = rows.next() {
             let get = |i| {
                 row.get::<String>(i)
                     .map_err(spi_error)

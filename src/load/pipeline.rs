@@ -53,6 +53,7 @@ pub fn start(job: FileJob) -> Result<Receiver<Message>> {
 }
 
 /// Signals that the receiver is gone: stop quietly.
+#[derive(Debug)]
 struct Hangup;
 
 fn stream_file(job: &FileJob, tx: &SyncSender<Message>) -> Result<()> {
