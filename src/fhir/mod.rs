@@ -1,6 +1,10 @@
-//! FHIR knowledge: the resource types and the FHIR → Aidbox format conversion.
+//! FHIR knowledge: the resource types, the schema tables generated from the R4
+//! StructureDefinitions, and the FHIR ⇄ Aidbox format conversion.
 
-pub mod convert;
+mod convert;
+mod reference;
 mod resource_types;
+mod schema;
 
+pub use convert::Converter;
 pub use resource_types::FHIR_R4_RESOURCE_TYPES;

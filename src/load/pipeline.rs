@@ -7,7 +7,7 @@ use super::row::{encode_line, Row};
 use crate::bucket::client::{build_client, ClientSettings};
 use crate::bucket::object_reader::ObjectReader;
 use crate::error::{LoadError, Result};
-use crate::params::Format;
+use crate::fhir::Converter;
 use crate::threads::spawn_quiet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -22,7 +22,8 @@ pub struct FileJob {
     pub bucket_name: String,
     pub key: String,
     pub resource_type: String,
-    pub format: Format,
+    /// None stores lines as they are (`format: aidbox`).
+    pub converter: Option<Converter>,
     pub settings: ClientSettings,
 }
 
@@ -90,7 +91,7 @@ fn encode_all(
     let mut batch_bytes = 0usize;
     let mut total = 0u64;
     while let Some(line_no) = lines.next_line(&mut buf)? {
-        let row = encode_line(&buf, line_no, &job.resource_type, job.format)?;
+        let row = encode_line(&buf, line_no, &job.resource_type, job.converter.as_ref())?;
         batch_bytes += row.resource.len() + row.id.len();
         batch.push(row);
         total += 1;
@@ -122,7 +123,7 @@ mod tests {
             bucket_name: "b".into(),
             key: "Patient.ndjson".into(),
             resource_type: "Patient".into(),
-            format: Format::Fhir,
+            converter: Some(Converter::default()),
             settings: ClientSettings::default(),
         }
     }

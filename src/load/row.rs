@@ -1,8 +1,7 @@
 //! One NDJSON line → one row of an Aidbox resource table.
 
 use crate::error::{LoadError, Result};
-use crate::fhir::convert;
-use crate::params::Format;
+use crate::fhir::Converter;
 use serde_json::{Map, Value};
 
 /// What the main thread inserts: the id column and the `resource` jsonb as text.
@@ -13,7 +12,13 @@ pub struct Row {
 }
 
 /// Parses, checks and converts one non-blank line (`line_no` counts from 1).
-pub fn encode_line(line: &[u8], line_no: u64, resource_type: &str, format: Format) -> Result<Row> {
+/// Without a converter (`format: aidbox`) the body is stored as it is.
+pub fn encode_line(
+    line: &[u8],
+    line_no: u64,
+    resource_type: &str,
+    converter: Option<&Converter>,
+) -> Result<Row> {
     let value: Value = serde_json::from_slice(line).map_err(|e| LoadError::InvalidJson {
         line: line_no,
         detail: e.to_string(),
@@ -43,7 +48,9 @@ pub fn encode_line(line: &[u8], line_no: u64, resource_type: &str, format: Forma
         }
     }
     strip_version_meta(&mut resource);
-    convert::to_aidbox(format, resource_type, &mut resource);
+    if let Some(converter) = converter {
+        converter.to_aidbox(resource_type, &mut resource);
+    }
     Ok(Row {
         id,
         resource: Value::Object(resource).to_string(),
@@ -67,7 +74,7 @@ mod tests {
     use serde_json::json;
 
     fn encode(line: &str) -> Result<Row> {
-        encode_line(line.as_bytes(), 3, "Patient", Format::Fhir)
+        encode_line(line.as_bytes(), 3, "Patient", Some(&Converter::default()))
     }
 
     #[test]

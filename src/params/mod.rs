@@ -5,6 +5,7 @@ mod account;
 pub use account::Account;
 
 use crate::error::{LoadError, Result};
+use crate::fhir::Converter;
 use serde_json::{Map, Value};
 
 /// The order in which a job's files are loaded.
@@ -41,6 +42,8 @@ pub struct Params {
     pub connect_timeout_ms: u64,
     pub read_timeout_ms: u64,
     pub format: Format,
+    /// Aidbox's `fhir.validation.correct-aidbox-format`: convert inside extensions.
+    pub correct_aidbox_format: bool,
     /// Schema of the resource tables.
     pub schema: String,
 }
@@ -60,6 +63,7 @@ const KNOWN_KEYS: &[&str] = &[
     "connect-timeout",
     "read-timeout",
     "format",
+    "correct-aidbox-format?",
     "schema",
 ];
 
@@ -146,7 +150,15 @@ impl Params {
             connect_timeout_ms: millis_param(obj, "connect-timeout")?,
             read_timeout_ms: millis_param(obj, "read-timeout")?,
             format,
+            correct_aidbox_format: bool_param(obj, "correct-aidbox-format?")?,
             schema,
+        })
+    }
+
+    /// The FHIR → Aidbox converter of this job; None for `format: aidbox`.
+    pub fn converter(&self) -> Option<Converter> {
+        (self.format == Format::Fhir).then_some(Converter {
+            correct_aidbox_format: self.correct_aidbox_format,
         })
     }
 }

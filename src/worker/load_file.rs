@@ -30,7 +30,7 @@ pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
         bucket_name: params.bucket_name.clone(),
         key: file.key.clone(),
         resource_type: file.resource_type.clone(),
-        format: params.format,
+        converter: params.converter(),
         settings: ClientSettings {
             account: params.account.clone(),
             connect_timeout_ms: params.connect_timeout_ms,

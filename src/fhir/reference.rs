@@ -1,0 +1,121 @@
+//! Aidbox's Reference format: `{"reference": "Patient/1"}` ⇄ `{"resourceType": "Patient",
+//! "id": "1"}`, absolute URLs and URNs ⇄ `uri`, `#id` ⇄ `localRef`. Anything else
+//! (conditional `Practitioner?identifier=…`, versioned `Patient/1/_history/2`) is kept
+//! as it is, so nothing is lost.
+
+use serde_json::{Map, Value};
+
+/// Keys whose presence makes a conversion ambiguous: then the Reference is kept.
+const AIDBOX_KEYS: [&str; 4] = ["resourceType", "id", "uri", "localRef"];
+
+pub fn to_aidbox(reference: &mut Map<String, Value>) {
+    if AIDBOX_KEYS.iter().any(|k| reference.contains_key(*k)) {
+        return;
+    }
+    let Some(Value::String(text)) = reference.get("reference") else {
+        return;
+    };
+    let replacement: Vec<(&str, String)> = if let Some(local) = text.strip_prefix('#') {
+        if local.is_empty() {
+            return; // "#" alone points at the containing resource
+        }
+        vec![("localRef", local.to_string())]
+    } else if is_absolute(text) {
+        vec![("uri", text.clone())]
+    } else if let Some((ty, id)) = relative(text) {
+        vec![("resourceType", ty.to_string()), ("id", id.to_string())]
+    } else {
+        return;
+    };
+    reference.remove("reference");
+    for (k, v) in replacement {
+        reference.insert(k.to_string(), Value::String(v));
+    }
+}
+
+pub fn to_fhir(reference: &mut Map<String, Value>) {
+    if reference.contains_key("reference") {
+        return;
+    }
+    let text = match (
+        reference.get("uri"),
+        reference.get("localRef"),
+        reference.get("resourceType"),
+        reference.get("id"),
+    ) {
+        (Some(Value::String(uri)), None, None, None) => uri.clone(),
+        (None, Some(Value::String(local)), None, None) => format!("#{local}"),
+        (None, None, Some(Value::String(t)), Some(Value::String(id))) => format!("{t}/{id}"),
+        _ => return,
+    };
+    for k in AIDBOX_KEYS {
+        reference.remove(k);
+    }
+    reference.insert("reference".into(), Value::String(text));
+}
+
+/// `scheme://…` (a URL scheme, not a conditional reference's query) or a URN.
+fn is_absolute(text: &str) -> bool {
+    if text.starts_with("urn:") {
+        return true;
+    }
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// `Type/id` with a FHIR type name and a FHIR id; nothing else.
+fn relative(text: &str) -> Option<(&str, &str)> {
+    let (ty, id) = text.split_once('/')?;
+    let type_ok = ty.starts_with(|c: char| c.is_ascii_uppercase()) && ty.chars().all(|c| c.is_ascii_alphanumeric());
+    let id_ok = (1..=64).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    (type_ok && id_ok).then_some((ty, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn there_and_back(fhir: Value, aidbox: Value) {
+        let mut m = fhir.as_object().unwrap().clone();
+        to_aidbox(&mut m);
+        assert_eq!(Value::Object(m.clone()), aidbox);
+        to_fhir(&mut m);
+        assert_eq!(Value::Object(m), fhir);
+    }
+
+    #[test]
+    fn documented_rules() {
+        there_and_back(
+            json!({"reference": "Patient/pt-1", "display": "Pat"}),
+            json!({"resourceType": "Patient", "id": "pt-1", "display": "Pat"}),
+        );
+        there_and_back(
+            json!({"reference": "http://external/fhir/Patient/pt-1"}),
+            json!({"uri": "http://external/fhir/Patient/pt-1"}),
+        );
+        there_and_back(
+            json!({"reference": "urn:uuid:5d0a9c2e-1111-2222-3333-444455556666"}),
+            json!({"uri": "urn:uuid:5d0a9c2e-1111-2222-3333-444455556666"}),
+        );
+        there_and_back(json!({"reference": "#med1"}), json!({"localRef": "med1"}));
+    }
+
+    #[test]
+    fn everything_else_is_kept() {
+        for kept in [
+            json!({"reference": "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999"}),
+            json!({"reference": "Patient/1/_history/2"}),
+            json!({"reference": "#"}),
+            json!({"reference": "patient/1"}),
+            json!({"reference": "Patient/1", "id": "element-id"}),
+            json!({"display": "no reference"}),
+            json!({"identifier": {"value": "x"}}),
+        ] {
+            there_and_back(kept.clone(), kept);
+        }
+    }
+}
