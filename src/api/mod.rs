@@ -2,6 +2,7 @@
 
 mod load_from_bucket;
 mod status;
+mod to_fhir;
 
 use crate::error::{pack_sqlstate, ErrorSource, LoadError};
 use pgrx::pg_sys::panic::ErrorReport;

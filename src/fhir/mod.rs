@@ -4,6 +4,7 @@
 mod convert;
 mod reference;
 mod resource_types;
+pub mod row_fields;
 mod schema;
 
 pub use convert::Converter;
