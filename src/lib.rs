@@ -6,6 +6,7 @@
 pub mod bucket;
 pub mod error;
 pub mod fhir;
+pub mod indexes;
 pub mod job;
 pub mod load;
 pub mod params;

@@ -4,8 +4,8 @@
 use super::raise;
 use crate::bucket::client::{build_client, ClientSettings};
 use crate::bucket::listing::{list_objects, ObjectInfo};
-use crate::bucket::naming::TypeSet;
-use crate::db::{job_lock, loader_files, schema};
+use crate::bucket::naming::{table_name, TypeSet};
+use crate::db::{indexes, job_lock, loader_files, schema};
 use crate::error::{LoadError, Result};
 use crate::fhir::FHIR_R4_RESOURCE_TYPES;
 use crate::params::Params;
@@ -49,6 +49,19 @@ fn start_job(raw: &Value) -> Result<Value> {
     loader_files::requeue_in_progress(&params.schema, &params.bucket)?;
     let counts = loader_files::counts(&params.schema, &params.bucket)?;
     let queued = counts.pending as u32;
+    let target_tables: Vec<String> = loader_files::pending_types(&params.schema, &params.bucket)?
+        .iter()
+        .map(|t| table_name(t))
+        .collect();
+    let disabled_now = indexes::disable(
+        &params.schema,
+        &target_tables,
+        &params.bucket,
+        params.disable_idx,
+        params.drop_primary_key,
+    )?;
+    // A crashed job's disabled indexes are restored when this job ends, even with no files.
+    let restores_waiting = !indexes::still_disabled(&params.schema, &params.bucket)?.is_empty();
     let mut result = json!({
         "message": format!(
             "Upload from bucket <{}> started. {} new files added.",
@@ -58,8 +71,11 @@ fn start_job(raw: &Value) -> Result<Value> {
         "progress": {"total": counts.total()},
         "new-files-count": new_files.len(),
     });
-    if queued > 0 {
-        let wanted = params.thread_num.min(queued);
+    if disabled_now > 0 {
+        result["disabled-indexes"] = json!(disabled_now);
+    }
+    if queued > 0 || restores_waiting {
+        let wanted = params.thread_num.min(queued).max(1);
         let started = launch_workers(&raw.to_string(), &params.bucket, wanted);
         if started == 0 {
             return Err(LoadError::InvalidParams(
@@ -73,6 +89,7 @@ fn start_job(raw: &Value) -> Result<Value> {
             );
         }
         result["workers"] = json!(started);
+        result["thread-num"] = json!(params.thread_num);
         wait_until_workers_queue(&params.bucket);
     }
     Ok(result)

@@ -1,8 +1,8 @@
 //! `aidbox_bulk.load_from_bucket_status(params jsonb)`: Aidbox's status RPC.
 
 use super::raise;
-use crate::db::job_lock;
 use crate::db::loader_files::{self, StatusCounts};
+use crate::db::{indexes, job_lock};
 use crate::error::{LoadError, Result};
 use crate::params::{invalid, parse_bucket_param};
 use pgrx::prelude::*;
@@ -34,7 +34,19 @@ fn status(params: &Value) -> Result<Value> {
         return Err(LoadError::NoImports(bucket));
     }
     let running = job_lock::holders(&bucket)? > 0;
-    Ok(render(&counts, running))
+    let mut out = render(&counts, running);
+    let disabled: Vec<Value> = indexes::still_disabled(schema, &bucket)?
+        .into_iter()
+        .map(|(_, r)| {
+            let mut shown = json!({"indexname": r["indexname"], "tablename": r["tablename"]});
+            if let Some(m) = r.get("message") {
+                shown["message"] = m.clone();
+            }
+            shown
+        })
+        .collect();
+    out["disabled-indexes"] = Value::Array(disabled);
+    Ok(out)
 }
 
 /// Aidbox's documented shape, plus additive keys.

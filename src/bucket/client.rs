@@ -12,17 +12,28 @@ pub struct ClientSettings {
     pub account: Option<Account>,
     /// 0 = no limit.
     pub connect_timeout_ms: u64,
-    /// 0 = no limit. Applied to every wait for the next bytes.
+    /// 0 = no limit. Applied by us (not the SDK) to every wait for a response or
+    /// for the next bytes of a body, so a stall always reads as ReadTimeout.
     pub read_timeout_ms: u64,
+}
+
+/// `Err(ReadTimeout)` when `ms` > 0 passes before `fut` completes.
+pub async fn with_read_timeout<F: std::future::Future>(
+    ms: u64,
+    fut: F,
+) -> crate::error::Result<F::Output> {
+    if ms == 0 {
+        return Ok(fut.await);
+    }
+    tokio::time::timeout(Duration::from_millis(ms), fut)
+        .await
+        .map_err(|_| crate::error::LoadError::ReadTimeout(ms))
 }
 
 fn timeouts(settings: &ClientSettings) -> TimeoutConfig {
     let mut b = TimeoutConfig::builder();
     if settings.connect_timeout_ms > 0 {
         b = b.connect_timeout(Duration::from_millis(settings.connect_timeout_ms));
-    }
-    if settings.read_timeout_ms > 0 {
-        b = b.read_timeout(Duration::from_millis(settings.read_timeout_ms));
     }
     b.build()
 }

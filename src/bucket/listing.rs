@@ -1,7 +1,7 @@
 //! Lists a bucket's objects, one ListObjectsV2 scan per prefix (the whole bucket
 //! when there is none), following continuation tokens past 1,000 keys.
 
-use super::client::ClientSettings;
+use super::client::{with_read_timeout, ClientSettings};
 use super::errors::classify;
 use crate::error::Result;
 use aws_sdk_s3::Client;
@@ -32,13 +32,14 @@ pub async fn list_objects(
     for prefix in scans {
         let mut token: Option<String> = None;
         loop {
-            let page = client
+            let request = client
                 .list_objects_v2()
                 .bucket(bucket)
                 .set_prefix(prefix.map(str::to_string))
                 .set_continuation_token(token.take())
-                .send()
-                .await
+                .send();
+            let page = with_read_timeout(settings.read_timeout_ms, request)
+                .await?
                 .map_err(|e| classify(e, settings))?;
             for obj in page.contents() {
                 let Some(key) = obj.key() else { continue };

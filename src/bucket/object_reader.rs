@@ -1,14 +1,13 @@
 //! A blocking `Read` over an S3 object's body, for the parsing thread. Each wait
 //! for the next chunk is bounded by `read-timeout`.
 
-use super::client::ClientSettings;
+use super::client::{with_read_timeout, ClientSettings};
 use super::errors::classify;
 use crate::error::{LoadError, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use std::io::Read;
-use std::time::Duration;
 use tokio::runtime::Runtime;
 
 pub struct ObjectReader {
@@ -29,7 +28,7 @@ impl ObjectReader {
     ) -> Result<ObjectReader> {
         let request = client.get_object().bucket(bucket).key(key).send();
         let response = runtime
-            .block_on(with_timeout(settings.read_timeout_ms, request))?
+            .block_on(with_read_timeout(settings.read_timeout_ms, request))?
             .map_err(|e| classify(e, settings))?;
         Ok(ObjectReader {
             runtime,
@@ -38,16 +37,6 @@ impl ObjectReader {
             read_timeout_ms: settings.read_timeout_ms,
         })
     }
-}
-
-/// `Err(ReadTimeout)` when `ms` > 0 passes before `fut` completes.
-async fn with_timeout<F: std::future::Future>(ms: u64, fut: F) -> Result<F::Output> {
-    if ms == 0 {
-        return Ok(fut.await);
-    }
-    tokio::time::timeout(Duration::from_millis(ms), fut)
-        .await
-        .map_err(|_| LoadError::ReadTimeout(ms))
 }
 
 fn to_io(e: LoadError) -> std::io::Error {
@@ -59,7 +48,10 @@ impl Read for ObjectReader {
         while self.chunk.is_empty() {
             let next = self
                 .runtime
-                .block_on(with_timeout(self.read_timeout_ms, self.body.try_next()))
+                .block_on(with_read_timeout(
+                    self.read_timeout_ms,
+                    self.body.try_next(),
+                ))
                 .map_err(to_io)?;
             match next {
                 Ok(Some(chunk)) => self.chunk = chunk,

@@ -40,3 +40,22 @@ pub fn holders(bucket: &str) -> Result<i64> {
     .map_err(spi_error)
     .map(|v| v.unwrap_or(0))
 }
+
+/// A worker gives up its share of the job lock.
+pub fn release_worker(bucket: &str) -> Result<()> {
+    let (a, b) = lock_key(bucket);
+    Spi::run_with_args(
+        "SELECT pg_advisory_unlock_shared($1, $2)",
+        &[a.into(), b.into()],
+    )
+    .map_err(spi_error)
+}
+
+/// True for the one worker that may end the job: nobody else holds the lock.
+/// It keeps the lock exclusively while it restores indexes (status: in-progress).
+pub fn try_take_for_finish(bucket: &str) -> Result<bool> {
+    let (a, b) = lock_key(bucket);
+    Spi::get_one_with_args::<bool>("SELECT pg_try_advisory_lock($1, $2)", &[a.into(), b.into()])
+        .map_err(spi_error)
+        .map(|v| v.unwrap_or(false))
+}

@@ -46,6 +46,30 @@ pub fn known_keys(schema: &str, bucket: &str) -> Result<HashSet<String>> {
     })
 }
 
+/// The resource types of the bucket's pending files.
+pub fn pending_types(schema: &str, bucket: &str) -> Result<Vec<String>> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!(
+                    "SELECT DISTINCT resource->>'type' FROM {} WHERE resource->>'bucket' = $1
+                        AND resource->>'status' = 'pending' ORDER BY 1",
+                    table(schema)
+                ),
+                None,
+                &[bucket.into()],
+            )
+            .map_err(spi_error)?;
+        let mut types = Vec::new();
+        for row in rows {
+            if let Some(t) = row.get::<String>(1).map_err(spi_error)? {
+                types.push(t);
+            }
+        }
+        Ok(types)
+    })
+}
+
 /// Queues new files as `pending` LoaderFiles.
 pub fn insert_pending(schema: &str, bucket: &str, files: &[(&ObjectInfo, String)]) -> Result<()> {
     if files.is_empty() {

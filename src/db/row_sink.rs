@@ -1,35 +1,85 @@
-//! Writes a batch of rows into a resource table, in the current transaction.
+//! Writes a file's rows into its resource table, in the file's transaction.
+//!
+//! Plain mode inserts each batch straight away (a duplicate id fails the file with
+//! 23505). With `upsert?` the batches are staged in a temporary table and merged
+//! once at the end with ON CONFLICT DO UPDATE, so a duplicate id *inside* the file
+//! fails it too (21000), as Aidbox documents.
 
 use super::spi_error;
 use crate::bucket::naming::table_name;
 use crate::error::Result;
 use crate::load::row::Row;
 use pgrx::prelude::*;
-use pgrx::spi::quote_identifier;
+use pgrx::spi::{quote_identifier, quote_literal};
+
+const STAGE: &str = "pg_temp.aidbox_bulk_stage";
 
 pub struct RowSink {
-    sql: String,
+    /// Statement run per batch, with $1 = ids, $2 = resources.
+    batch_sql: String,
+    /// Statement run once at the end (the upsert merge).
+    finish_sql: Option<String>,
+    staged: bool,
 }
 
 impl RowSink {
     /// Rows of `resource_type` into `schema.lower(type)`: one txid per row, `ts` and
-    /// `cts` the transaction time, status `created`.
-    pub fn new(schema: &str, resource_type: &str) -> RowSink {
+    /// `cts` the transaction time, status `created` (`updated` on an upsert overwrite,
+    /// which keeps `cts`).
+    pub fn new(schema: &str, resource_type: &str, upsert: bool) -> RowSink {
         let s = quote_identifier(schema);
-        let sql = format!(
-            "INSERT INTO {s}.{t} (id, txid, ts, cts, resource_type, status, resource)
-             SELECT r.id, nextval('{seq}'), now(), now(), {rt}, 'created', r.resource::jsonb
-               FROM unnest($1::text[], $2::text[]) AS r(id, resource)",
-            t = quote_identifier(table_name(resource_type)),
-            seq = format!("{s}.transaction_id_seq").replace('\'', "''"),
-            rt = pgrx::spi::quote_literal(resource_type),
+        let columns = format!(
+            "nextval({seq}), now(), now(), {rt}, 'created'",
+            seq = quote_literal(format!("{s}.transaction_id_seq")),
+            rt = quote_literal(resource_type),
         );
-        RowSink { sql }
+        let target = format!(
+            "{s}.{t} (id, txid, ts, cts, resource_type, status, resource)",
+            t = quote_identifier(table_name(resource_type))
+        );
+        if upsert {
+            RowSink {
+                batch_sql: format!(
+                    "INSERT INTO {STAGE} SELECT * FROM unnest($1::text[], $2::text[])"
+                ),
+                finish_sql: Some(format!(
+                    "INSERT INTO {target}
+                     SELECT r.id, {columns}, r.resource::jsonb FROM {STAGE} r
+                     ON CONFLICT (id) DO UPDATE SET txid = excluded.txid, ts = excluded.ts,
+                        resource_type = excluded.resource_type, status = 'updated',
+                        resource = excluded.resource"
+                )),
+                staged: false,
+            }
+        } else {
+            RowSink {
+                batch_sql: format!(
+                    "INSERT INTO {target}
+                     SELECT r.id, {columns}, r.resource::jsonb
+                       FROM unnest($1::text[], $2::text[]) AS r(id, resource)"
+                ),
+                finish_sql: None,
+                staged: false,
+            }
+        }
     }
 
-    pub fn insert(&self, rows: Vec<Row>) -> Result<()> {
+    pub fn insert(&mut self, rows: Vec<Row>) -> Result<()> {
+        if self.finish_sql.is_some() && !self.staged {
+            Spi::run("CREATE TEMP TABLE IF NOT EXISTS aidbox_bulk_stage (id text, resource text) ON COMMIT DROP")
+                .map_err(spi_error)?;
+            self.staged = true;
+        }
         let (ids, resources): (Vec<String>, Vec<String>) =
             rows.into_iter().map(|r| (r.id, r.resource)).unzip();
-        Spi::run_with_args(&self.sql, &[ids.into(), resources.into()]).map_err(spi_error)
+        Spi::run_with_args(&self.batch_sql, &[ids.into(), resources.into()]).map_err(spi_error)
+    }
+
+    /// Ends the file: merges the staged rows (upsert mode).
+    pub fn finish(self) -> Result<()> {
+        match (&self.finish_sql, self.staged) {
+            (Some(sql), true) => Spi::run(sql).map_err(spi_error),
+            _ => Ok(()),
+        }
     }
 }

@@ -154,7 +154,9 @@ impl Converter {
 }
 
 fn nested_type(schema: &Schema, obj: &Map<String, Value>) -> Option<NodeId> {
-    obj.get("resourceType").and_then(Value::as_str).and_then(|t| schema.node(t))
+    obj.get("resourceType")
+        .and_then(Value::as_str)
+        .and_then(|t| schema.node(t))
 }
 
 #[cfg(test)]
@@ -309,7 +311,9 @@ mod tests {
             if name.starts_with("log.") {
                 continue;
             }
-            let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()));
+            let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(
+                std::fs::File::open(&path).unwrap(),
+            ));
             for line in reader.lines() {
                 let line = line.unwrap();
                 if line.trim().is_empty() {

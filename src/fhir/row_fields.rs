@@ -13,7 +13,10 @@ pub struct RowFields<'a> {
 
 /// Adds `resourceType`, `id` and the version meta back, as Aidbox's FHIR API does.
 pub fn restore(resource_type: &str, resource: &mut Map<String, Value>, row: RowFields<'_>) {
-    resource.insert("resourceType".into(), Value::String(resource_type.to_string()));
+    resource.insert(
+        "resourceType".into(),
+        Value::String(resource_type.to_string()),
+    );
     if let Some(id) = row.id {
         resource.insert("id".into(), Value::String(id.to_string()));
     }
@@ -44,7 +47,10 @@ mod tests {
 
     #[test]
     fn columns_go_back_into_the_resource() {
-        let mut r = json!({"meta": {"profile": ["p"]}, "active": true}).as_object().unwrap().clone();
+        let mut r = json!({"meta": {"profile": ["p"]}, "active": true})
+            .as_object()
+            .unwrap()
+            .clone();
         restore(
             "Patient",
             &mut r,

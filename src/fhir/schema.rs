@@ -67,7 +67,9 @@ impl Schema {
     /// The table is generated and committed: a malformed one is a build defect.
     fn parse(text: &str) -> Schema {
         let table: Value = serde_json::from_str(text).expect("r4_schema.json is valid JSON");
-        let nodes_json = table["nodes"].as_object().expect("r4_schema.json has nodes");
+        let nodes_json = table["nodes"]
+            .as_object()
+            .expect("r4_schema.json has nodes");
         let by_name: HashMap<String, NodeId> = nodes_json
             .keys()
             .enumerate()
@@ -103,7 +105,9 @@ impl Schema {
                         for (ty, code) in types {
                             let key = format!("{name}{}", upper_first(ty));
                             node.choice_keys.insert(key, (index, ty.clone()));
-                            choice.types.insert(ty.clone(), visit(code.as_str().unwrap_or("")));
+                            choice
+                                .types
+                                .insert(ty.clone(), visit(code.as_str().unwrap_or("")));
                         }
                         choices.push(choice);
                         node.elements.insert(name.clone(), Element::Choice(index));
@@ -144,13 +148,26 @@ mod tests {
         let s = Schema::r4();
         let obs = &s.nodes[s.node("Observation").unwrap()];
         let (choice, ty) = &obs.choice_keys["valueQuantity"];
-        assert_eq!((s.choices[*choice].base.as_str(), ty.as_str()), ("value", "Quantity"));
+        assert_eq!(
+            (s.choices[*choice].base.as_str(), ty.as_str()),
+            ("value", "Quantity")
+        );
         assert!(obs.choice_keys.contains_key("effectiveDateTime"));
-        assert!(matches!(obs.elements["subject"], Element::Visit(Visit::Reference)));
-        assert!(matches!(obs.elements["contained"], Element::Visit(Visit::Resource)));
+        assert!(matches!(
+            obs.elements["subject"],
+            Element::Visit(Visit::Reference)
+        ));
+        assert!(matches!(
+            obs.elements["contained"],
+            Element::Visit(Visit::Resource)
+        ));
         let component = s.node("Observation.component").unwrap();
-        assert!(matches!(obs.elements["component"], Element::Visit(Visit::Complex(n)) if n == component));
-        assert!(s.nodes[component].choice_keys.contains_key("valueCodeableConcept"));
+        assert!(
+            matches!(obs.elements["component"], Element::Visit(Visit::Complex(n)) if n == component)
+        );
+        assert!(s.nodes[component]
+            .choice_keys
+            .contains_key("valueCodeableConcept"));
         // valueSet is a canonical, not a choice: nothing to do with it.
         let vs = &s.nodes[s.node("Questionnaire.item").unwrap()];
         assert!(!vs.elements.contains_key("answerValueSet"));
@@ -160,8 +177,13 @@ mod tests {
         // ExplanationOfBenefit.related.reference is an Identifier, not a Reference.
         let related = &s.nodes[s.node("ExplanationOfBenefit.related").unwrap()];
         let identifier = s.node("Identifier").unwrap();
-        assert!(matches!(related.elements["reference"], Element::Visit(Visit::Complex(n)) if n == identifier));
+        assert!(
+            matches!(related.elements["reference"], Element::Visit(Visit::Complex(n)) if n == identifier)
+        );
         assert!(s.nodes[s.node("Coding").unwrap()].inert);
-        assert!(!s.nodes[identifier].inert, "Identifier.assigner is a Reference");
+        assert!(
+            !s.nodes[identifier].inert,
+            "Identifier.assigner is a Reference"
+        );
     }
 }

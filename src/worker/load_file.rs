@@ -2,10 +2,11 @@
 //! commit together, or nothing does.
 
 use super::main::stop_requested;
+use super::transaction::run_in_transaction;
 use crate::bucket::client::ClientSettings;
+use crate::db::loader_files;
 use crate::db::loader_files::ClaimedFile;
 use crate::db::row_sink::RowSink;
-use crate::db::{caught_to_load_error, loader_files};
 use crate::error::{LoadError, Result};
 use crate::load::pipeline::{self, FileJob, Message};
 use crate::params::Params;
@@ -53,32 +54,16 @@ pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
 
 /// Runs the file's transaction; on any error it is rolled back whole.
 fn in_file_transaction(params: &Params, file: &ClaimedFile, rows: Receiver<Message>) -> Result<()> {
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    let result = PgTryBuilder::new(|| {
+    run_in_transaction(|| {
         // A lost commit only means the file is loaded again: its LoaderFile commits with it.
         Spi::run("SET LOCAL synchronous_commit = off").map_err(crate::db::spi_error)?;
         let loaded = insert_all(params, file, &rows)?;
         loader_files::mark_done(&params.schema, &file.id, loaded as i64)
     })
-    .catch_others(|caught| Err(caught_to_load_error(caught)))
-    .execute();
-    unsafe {
-        if result.is_ok() {
-            pg_sys::PopActiveSnapshot();
-            pg_sys::CommitTransactionCommand();
-        } else {
-            pg_sys::AbortCurrentTransaction();
-        }
-    }
-    result
 }
 
 fn insert_all(params: &Params, file: &ClaimedFile, rows: &Receiver<Message>) -> Result<u64> {
-    let sink = RowSink::new(&params.schema, &file.resource_type);
+    let mut sink = RowSink::new(&params.schema, &file.resource_type, params.upsert);
     loop {
         if stop_requested() {
             return Err(LoadError::Interrupted);
@@ -86,7 +71,10 @@ fn insert_all(params: &Params, file: &ClaimedFile, rows: &Receiver<Message>) -> 
         pg_sys::check_for_interrupts!();
         match rows.recv_timeout(POLL) {
             Ok(Message::Rows(batch)) => sink.insert(batch)?,
-            Ok(Message::End { rows, .. }) => return Ok(rows),
+            Ok(Message::End { rows, .. }) => {
+                sink.finish()?;
+                return Ok(rows);
+            }
             Ok(Message::Failed(e)) => return Err(e),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {

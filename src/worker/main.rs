@@ -50,7 +50,15 @@ pub extern "C-unwind" fn aidbox_bulk_worker_main(arg: pg_sys::Datum) {
             Err(e) => error!("aidbox_bulk worker: cannot claim a file: {e}"),
         };
         if load_claimed_file(&params, &file) == FileOutcome::Interrupted {
-            break;
+            return;
+        }
+    }
+    if !stop_requested() {
+        if let Err(e) = super::restore::finish_job(&params) {
+            log!(
+                "aidbox_bulk worker: cannot finish the job of {}: {e}",
+                params.bucket
+            );
         }
     }
 }

@@ -4,3 +4,5 @@ pub mod handoff;
 pub mod launch;
 mod load_file;
 mod main;
+mod restore;
+mod transaction;
