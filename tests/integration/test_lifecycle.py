@@ -275,3 +275,32 @@ def test_thread_num_beyond_free_worker_slots_runs_with_what_it_gets(db, s3, buck
     assert any("workers started; max_worker_processes has no more free slots" in n for n in notices), notices
     assert wait_done(db, bucket)["progress"]["done"] == 40
     assert count(db, "patient") == 40
+
+
+def test_no_free_worker_slot_is_an_error_and_sigterm_interrupts(db, s3, bucket, stalling_proxy):
+    # Hold every worker slot with a job whose files all stall (no read-timeout).
+    busy = bucket + "-busy"
+    s3.create_bucket(Bucket=busy)
+    for i in range(40):
+        put_lines(s3, busy, f"Patient.stall{i:02}.ndjson", patients(f"s{i}"), gz=False)
+    proxy = stalling_proxy("stall")
+    started = load_via(db, busy, proxy.url, **{"thread-num": 40})["workers"]
+    put_lines(s3, bucket, "Patient.ndjson", patients("p"))
+    try:
+        with pytest.raises(psycopg.Error) as err:
+            load(db, bucket)
+        assert err.value.diag.message_primary == (
+            "no background worker could be started: max_worker_processes has no free slot"
+        )
+        assert db.execute(
+            "SELECT count(*) FROM loaderfile WHERE resource->>'bucket' = %s", [f"s3://{bucket}"]
+        ).fetchone()[0] == 0
+    finally:
+        # SIGTERM every worker: each stops inside its file, which stays unfinished.
+        stopped = db.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'aidbox_bulk worker'"
+        ).fetchone()[0]
+    assert stopped == started
+    st = wait_for(lambda: (lambda s: s["state"] != "in-progress" and s)(status(db, busy)), what="workers to stop")
+    assert st["state"] == "interrupted"
+    assert st["in-progress"] == started and count(db, "patient") == 0
