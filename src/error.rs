@@ -54,6 +54,9 @@ pub enum LoadError {
         found: String,
         expected: String,
     },
+    /// A value PostgreSQL's jsonb cannot hold (`\u0000`, a number out of numeric's range).
+    #[error("line {line}: {detail}")]
+    InvalidValue { line: u64, detail: String },
     /// The object's bytes could not be decoded (broken gzip, truncated stream).
     #[error("cannot read the object: {0}")]
     Decode(String),
@@ -79,6 +82,7 @@ impl LoadError {
             | InvalidJson { .. }
             | MissingId { .. }
             | WrongResourceType { .. }
+            | InvalidValue { .. }
             | Decode(_)
             | Interrupted => ErrorSource::Aidbox,
         }
@@ -99,6 +103,7 @@ impl LoadError {
             InvalidJson { .. } => "invalid-json".into(),
             MissingId { .. } => "missing-id".into(),
             WrongResourceType { .. } => "wrong-resource-type".into(),
+            InvalidValue { .. } => "invalid-value".into(),
             Decode(_) => "decode-error".into(),
             Postgres { sqlstate, .. } => sqlstate.clone(),
             Interrupted => "interrupted".into(),
@@ -124,7 +129,11 @@ impl LoadError {
             InvalidAccount(_) => "28000", // invalid_authorization_specification
             NoSuchKey(_) => "58P01",      // undefined_file
             ConnectTimeout(_) | ReadTimeout(_) | Aws { .. } => "08006", // connection_failure
-            InvalidJson { .. } | MissingId { .. } | WrongResourceType { .. } | Decode(_) => "22P02",
+            InvalidJson { .. }
+            | MissingId { .. }
+            | WrongResourceType { .. }
+            | InvalidValue { .. }
+            | Decode(_) => "22P02",
             Postgres { .. } => "XX000",
             Interrupted => "57014", // query_canceled
         }

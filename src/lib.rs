@@ -8,6 +8,7 @@ pub mod error;
 pub mod fhir;
 pub mod indexes;
 pub mod job;
+pub mod jsonb;
 pub mod load;
 pub mod params;
 pub mod records;

@@ -177,6 +177,84 @@ mod tests {
         assert_eq!(job_lock::holders("s3://other").unwrap(), 0);
     }
 
+    /// jsonb_in's own bytes for a JSON text.
+    fn postgres_jsonb(text: &str) -> Vec<u8> {
+        let c = std::ffi::CString::new(text).unwrap();
+        unsafe {
+            let d = pgrx::fcinfo::direct_function_call_as_datum(
+                pg_sys::jsonb_in,
+                &[Some(pg_sys::Datum::from(c.as_ptr()))],
+            )
+            .unwrap();
+            let p = d.cast_mut_ptr::<u8>();
+            let len = (u32::from_le_bytes(*(p as *const [u8; 4])) >> 2) as usize;
+            std::slice::from_raw_parts(p, len).to_vec()
+        }
+    }
+
+    fn assert_same_jsonb(text: &str) {
+        let ours = crate::jsonb::encode(&serde_json::from_str(text).unwrap()).unwrap();
+        assert!(ours == postgres_jsonb(text), "jsonb differs for {text}");
+    }
+
+    #[pg_test]
+    fn jsonb_is_byte_identical_to_jsonb_in_for_every_fixture_resource() {
+        use std::io::BufRead;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/synthea-10");
+        let converter = crate::fhir::Converter::default();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with("log.") {
+                continue;
+            }
+            let file = std::fs::File::open(&path).unwrap();
+            for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
+                let line = line.unwrap();
+                let mut value: serde_json::Value = serde_json::from_str(&line).unwrap();
+                assert_same_jsonb(&line);
+                let rt = value["resourceType"].as_str().unwrap().to_string();
+                converter.to_aidbox(&rt, value.as_object_mut().unwrap());
+                assert_same_jsonb(&value.to_string());
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 7160);
+    }
+
+    #[pg_test]
+    fn jsonb_is_byte_identical_to_jsonb_in_for_edge_cases() {
+        let many_keys: String = (0..100)
+            .map(|i| format!("\"k{i}\": {i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let many_items: String = (0..70)
+            .map(|i| format!("\"{}\"", "x".repeat(i)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        for text in [
+            "{}",
+            "[]",
+            "{\"a\": {}, \"b\": [], \"c\": [{}], \"d\": null}",
+            "\"scalar\"",
+            "42",
+            "true",
+            "null",
+            "{\"dup\": 1, \"dup\": 2, \"x\": {\"dup\": [1], \"dup\": \"last\"}}",
+            "{\"esc\": \"\\u00e9\\u4e2d\\ud83d\\ude00 \\n\\t\\\"\\\\ \\/\", \"utf8\": \"é中😀\"}",
+            "[0, -0, 1, -1, 1.0, 1.50, -0.001, 123456789012345678901234567890.123456789, 1e5, 1E-5, 2.5e+3, -7e-10, 1e300, 1e-300, 0.000, 9999, 10000, 99999999]",
+            "{\"b\": 1, \"a\": 2, \"aa\": 3, \"B\": 4, \"\": 5, \"é\": 6}",
+            "[true, false, null, \"\", 1.5, [1, [2, [3]]], {\"n\": {\"m\": {}}}]",
+            &format!("{{{many_keys}}}"),
+            &format!("[{many_items}]"),
+            &deep,
+        ] {
+            assert_same_jsonb(text);
+        }
+    }
+
     #[pg_test(error = "No imports for bucket <s3://nothing-here>")]
     fn status_of_an_unknown_bucket_is_an_error() {
         Spi::run(

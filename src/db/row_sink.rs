@@ -9,8 +9,10 @@ use super::spi_error;
 use crate::bucket::naming::table_name;
 use crate::error::Result;
 use crate::load::row::Row;
+use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, quote_literal};
+use pgrx::PgMemoryContexts;
 
 const STAGE: &str = "pg_temp.aidbox_bulk_stage";
 
@@ -40,11 +42,11 @@ impl RowSink {
         if upsert {
             RowSink {
                 batch_sql: format!(
-                    "INSERT INTO {STAGE} SELECT * FROM unnest($1::text[], $2::text[])"
+                    "INSERT INTO {STAGE} SELECT * FROM unnest($1::text[], $2::jsonb[])"
                 ),
                 finish_sql: Some(format!(
                     "INSERT INTO {target}
-                     SELECT r.id, {columns}, r.resource::jsonb FROM {STAGE} r
+                     SELECT r.id, {columns}, r.resource FROM {STAGE} r
                      ON CONFLICT (id) DO UPDATE SET txid = excluded.txid, ts = excluded.ts,
                         resource_type = excluded.resource_type, status = 'updated',
                         resource = excluded.resource"
@@ -55,8 +57,8 @@ impl RowSink {
             RowSink {
                 batch_sql: format!(
                     "INSERT INTO {target}
-                     SELECT r.id, {columns}, r.resource::jsonb
-                       FROM unnest($1::text[], $2::text[]) AS r(id, resource)"
+                     SELECT r.id, {columns}, r.resource
+                       FROM unnest($1::text[], $2::jsonb[]) AS r(id, resource)"
                 ),
                 finish_sql: None,
                 staged: false,
@@ -66,13 +68,21 @@ impl RowSink {
 
     pub fn insert(&mut self, rows: Vec<Row>) -> Result<()> {
         if self.finish_sql.is_some() && !self.staged {
-            Spi::run("CREATE TEMP TABLE IF NOT EXISTS aidbox_bulk_stage (id text, resource text) ON COMMIT DROP")
+            Spi::run("CREATE TEMP TABLE IF NOT EXISTS aidbox_bulk_stage (id text, resource jsonb) ON COMMIT DROP")
                 .map_err(spi_error)?;
             self.staged = true;
         }
-        let (ids, resources): (Vec<String>, Vec<String>) =
-            rows.into_iter().map(|r| (r.id, r.resource)).unzip();
-        Spi::run_with_args(&self.batch_sql, &[ids.into(), resources.into()]).map_err(spi_error)
+        // Everything this batch allocates lives in its own context, freed right after,
+        // so memory stays flat however long the file is.
+        let mut batch_context = PgMemoryContexts::new("aidbox_bulk batch");
+        unsafe {
+            batch_context.switch_to(|_| {
+                let (ids, datums): (Vec<String>, Vec<Vec<u8>>) =
+                    rows.into_iter().map(|r| (r.id, r.jsonb)).unzip();
+                let resources = jsonb_array(&datums);
+                Spi::run_with_args(&self.batch_sql, &[ids.into(), resources]).map_err(spi_error)
+            })
+        }
     }
 
     /// Ends the file: merges the staged rows (upsert mode).
@@ -81,5 +91,29 @@ impl RowSink {
             (Some(sql), true) => Spi::run(sql).map_err(spi_error),
             _ => Ok(()),
         }
+    }
+}
+
+/// A `jsonb[]` of finished jsonb datums (built by the parsing thread), without any
+/// JSON parsing here. Allocated in the current memory context.
+fn jsonb_array(datums: &[Vec<u8>]) -> DatumWithOid<'static> {
+    unsafe {
+        let mut elements: Vec<pg_sys::Datum> = datums
+            .iter()
+            .map(|bytes| {
+                let p = pg_sys::palloc(bytes.len()) as *mut u8;
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+                pg_sys::Datum::from(p)
+            })
+            .collect();
+        let array = pg_sys::construct_array(
+            elements.as_mut_ptr(),
+            elements.len() as i32,
+            pg_sys::JSONBOID,
+            -1,
+            false,
+            pg_sys::TYPALIGN_INT as std::ffi::c_char,
+        );
+        DatumWithOid::new(pg_sys::Datum::from(array), pg_sys::JSONBARRAYOID)
     }
 }

@@ -92,7 +92,7 @@ fn encode_all(
     let mut total = 0u64;
     while let Some(line_no) = lines.next_line(&mut buf)? {
         let row = encode_line(&buf, line_no, &job.resource_type, job.converter.as_ref())?;
-        batch_bytes += row.resource.len() + row.id.len();
+        batch_bytes += row.jsonb.len() + row.id.len();
         batch.push(row);
         total += 1;
         if batch.len() >= BATCH_ROWS || batch_bytes >= BATCH_BYTES {

@@ -2,13 +2,15 @@
 
 use crate::error::{LoadError, Result};
 use crate::fhir::Converter;
+use crate::jsonb;
 use serde_json::{Map, Value};
 
-/// What the main thread inserts: the id column and the `resource` jsonb as text.
+/// What the main thread inserts: the id column and the finished `resource` jsonb
+/// datum (built here, off the main thread, byte for byte as `jsonb_in` would).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub id: String,
-    pub resource: String,
+    pub jsonb: Vec<u8>,
 }
 
 /// Parses, checks and converts one non-blank line (`line_no` counts from 1).
@@ -51,10 +53,11 @@ pub fn encode_line(
     if let Some(converter) = converter {
         converter.to_aidbox(resource_type, &mut resource);
     }
-    Ok(Row {
-        id,
-        resource: Value::Object(resource).to_string(),
-    })
+    let jsonb = jsonb::encode(&Value::Object(resource)).map_err(|e| LoadError::InvalidValue {
+        line: line_no,
+        detail: e.0,
+    })?;
+    Ok(Row { id, jsonb })
 }
 
 /// `meta.versionId` and `meta.lastUpdated` live in the txid and ts columns.
@@ -73,6 +76,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn jsonb_of(text: &str) -> Vec<u8> {
+        jsonb::encode(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
     fn encode(line: &str) -> Result<Row> {
         encode_line(line.as_bytes(), 3, "Patient", Some(&Converter::default()))
     }
@@ -84,23 +91,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(row.id, "p1");
-        assert_eq!(row.resource, r#"{"active":true}"#);
+        assert_eq!(row.jsonb, jsonb_of(r#"{"active":true}"#));
     }
 
     #[test]
     fn other_meta_is_kept() {
         let row = encode(r#"{"id":"p1","meta":{"versionId":"1","profile":["x"]}}"#).unwrap();
-        let v: Value = serde_json::from_str(&row.resource).unwrap();
-        assert_eq!(v, json!({"meta": {"profile": ["x"]}}));
+        assert_eq!(
+            row.jsonb,
+            jsonb::encode(&json!({"meta": {"profile": ["x"]}})).unwrap()
+        );
     }
 
     #[test]
     fn numbers_keep_their_exact_text() {
         let row = encode(r#"{"id":"p1","n":1.50,"big":123456789012345678901234567890}"#).unwrap();
         assert_eq!(
-            row.resource,
-            r#"{"big":123456789012345678901234567890,"n":1.50}"#
+            row.jsonb,
+            jsonb_of(r#"{"big":123456789012345678901234567890,"n":1.50}"#)
         );
+    }
+
+    #[test]
+    fn values_jsonb_cannot_hold_fail_with_the_line() {
+        let err = encode(r#"{"id":"p1","name":"a\u0000b"}"#).unwrap_err();
+        assert!(
+            matches!(&err, LoadError::InvalidValue { line: 3, detail } if detail.contains("\\u0000")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            encode(r#"{"id":"p1","n":1e5000}"#).unwrap_err(),
+            LoadError::InvalidValue { line: 3, .. }
+        ));
     }
 
     #[test]

@@ -1,0 +1,203 @@
+//! PostgreSQL's on-disk `jsonb`, built off the main thread: the same bytes
+//! `jsonb_in` would produce for the same JSON (keys sorted by length then bytes,
+//! duplicate keys resolved to the last, JEntry offsets every 32 entries, numbers as
+//! `numeric` varlenas, 4-byte alignment), so the backend only copies finished datums.
+
+mod numeric;
+
+use serde_json::{Map, Value};
+
+const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
+const JENTRY_HAS_OFF: u32 = 0x8000_0000;
+const JENTRY_TYPEMASK: u32 = 0x7000_0000;
+const JENTRY_ISSTRING: u32 = 0x0000_0000;
+const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
+const JENTRY_ISBOOL_FALSE: u32 = 0x2000_0000;
+const JENTRY_ISBOOL_TRUE: u32 = 0x3000_0000;
+const JENTRY_ISNULL: u32 = 0x4000_0000;
+const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
+const JB_OFFSET_STRIDE: usize = 32;
+const JB_FSCALAR: u32 = 0x1000_0000;
+const JB_FOBJECT: u32 = 0x2000_0000;
+const JB_FARRAY: u32 = 0x4000_0000;
+const JB_CMASK: u32 = 0x0FFF_FFFF;
+
+/// Why a JSON value cannot be stored as jsonb (as `jsonb_in` would refuse it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonbError(pub String);
+
+/// The complete varlena datum (4-byte header included) of `value` as jsonb.
+pub fn encode(value: &Value) -> Result<Vec<u8>, JsonbError> {
+    let mut buf = Vec::with_capacity(256);
+    buf.extend_from_slice(&[0; 4]);
+    match value {
+        Value::Object(_) | Value::Array(_) => {
+            encode_value(&mut buf, value)?;
+        }
+        scalar => {
+            // A top-level scalar is stored as a one-element "raw scalar" array.
+            encode_array(&mut buf, std::slice::from_ref(scalar), JB_FSCALAR)?;
+        }
+    }
+    if buf.len() > JENTRY_OFFLENMASK as usize {
+        return Err(too_big(buf.len()));
+    }
+    let header = (buf.len() as u32) << 2;
+    buf[..4].copy_from_slice(&header.to_le_bytes());
+    Ok(buf)
+}
+
+fn too_big(len: usize) -> JsonbError {
+    JsonbError(format!(
+        "total size of jsonb object elements exceeds the maximum of {} bytes ({len})",
+        JENTRY_OFFLENMASK
+    ))
+}
+
+fn pad_to_int(buf: &mut Vec<u8>) -> u32 {
+    let pad = (4 - buf.len() % 4) % 4;
+    buf.resize(buf.len() + pad, 0);
+    pad as u32
+}
+
+/// Writes one value; returns its JEntry (type bits | length).
+fn encode_value(buf: &mut Vec<u8>, value: &Value) -> Result<u32, JsonbError> {
+    Ok(match value {
+        Value::Null => JENTRY_ISNULL,
+        Value::Bool(true) => JENTRY_ISBOOL_TRUE,
+        Value::Bool(false) => JENTRY_ISBOOL_FALSE,
+        Value::String(s) => encode_string(buf, s)?,
+        Value::Number(n) => {
+            let pad = pad_to_int(buf);
+            let start = buf.len();
+            numeric::encode(&n.to_string(), buf).map_err(|e| JsonbError(e.0))?;
+            JENTRY_ISNUMERIC | (pad + (buf.len() - start) as u32)
+        }
+        Value::Array(items) => encode_array(buf, items, 0)?,
+        Value::Object(map) => encode_object(buf, map)?,
+    })
+}
+
+fn encode_string(buf: &mut Vec<u8>, s: &str) -> Result<u32, JsonbError> {
+    if s.contains('\0') {
+        return Err(JsonbError(
+            "unsupported Unicode escape sequence: \\u0000 cannot be converted to text".into(),
+        ));
+    }
+    if s.len() > JENTRY_OFFLENMASK as usize {
+        return Err(JsonbError(format!(
+            "string too long to represent as jsonb string ({} bytes)",
+            s.len()
+        )));
+    }
+    buf.extend_from_slice(s.as_bytes());
+    Ok(JENTRY_ISSTRING | s.len() as u32)
+}
+
+/// Reserves the JEntry slots, writes the children, fills the slots in.
+fn write_children<'a>(
+    buf: &mut Vec<u8>,
+    count: usize,
+    mut children: impl FnMut(&mut Vec<u8>, usize) -> Result<u32, JsonbError>,
+) -> Result<(), JsonbError> {
+    let slots = buf.len();
+    buf.resize(slots + 4 * count, 0);
+    let mut total: u32 = 0;
+    for i in 0..count {
+        let mut meta = children(buf, i)?;
+        total = total
+            .checked_add(meta & JENTRY_OFFLENMASK)
+            .filter(|t| *t <= JENTRY_OFFLENMASK)
+            .ok_or_else(|| too_big(buf.len()))?;
+        if i % JB_OFFSET_STRIDE == 0 {
+            meta = (meta & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+        }
+        buf[slots + 4 * i..slots + 4 * i + 4].copy_from_slice(&meta.to_le_bytes());
+    }
+    Ok(())
+}
+
+fn encode_array(buf: &mut Vec<u8>, items: &[Value], flags: u32) -> Result<u32, JsonbError> {
+    let base = buf.len();
+    pad_to_int(buf);
+    let count = u32::try_from(items.len())
+        .ok()
+        .filter(|n| *n <= JB_CMASK)
+        .ok_or_else(|| too_big(items.len()))?;
+    buf.extend_from_slice(&(count | JB_FARRAY | flags).to_le_bytes());
+    write_children(buf, items.len(), |buf, i| encode_value(buf, &items[i]))?;
+    Ok(JENTRY_ISCONTAINER | (buf.len() - base) as u32)
+}
+
+fn encode_object(buf: &mut Vec<u8>, map: &Map<String, Value>) -> Result<u32, JsonbError> {
+    let base = buf.len();
+    pad_to_int(buf);
+    // jsonb's key order: shorter keys first, then bytewise.
+    let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
+    pairs.sort_by(|a, b| {
+        a.0.len()
+            .cmp(&b.0.len())
+            .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+    });
+    let n = pairs.len();
+    let count = u32::try_from(n)
+        .ok()
+        .filter(|c| *c <= JB_CMASK)
+        .ok_or_else(|| too_big(n))?;
+    buf.extend_from_slice(&(count | JB_FOBJECT).to_le_bytes());
+    write_children(buf, 2 * n, |buf, i| {
+        if i < n {
+            encode_string(buf, pairs[i].0)
+        } else {
+            encode_value(buf, pairs[i - n].1)
+        }
+    })?;
+    Ok(JENTRY_ISCONTAINER | (buf.len() - base) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn u32s(b: &[u8]) -> Vec<u32> {
+        b.chunks(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_object_and_array() {
+        assert_eq!(u32s(&encode(&json!({})).unwrap()), vec![8 << 2, JB_FOBJECT]);
+        assert_eq!(u32s(&encode(&json!([])).unwrap()), vec![8 << 2, JB_FARRAY]);
+    }
+
+    #[test]
+    fn a_small_object_layout() {
+        // {"bb": true, "a": "x"}: keys sorted by length: "a", "bb"; then values "x", true.
+        let b = encode(&json!({"bb": true, "a": "x"})).unwrap();
+        let head = u32s(&b[..24]);
+        assert_eq!(head[1], 2 | JB_FOBJECT);
+        assert_eq!(head[2], JENTRY_HAS_OFF | 1); // "a", first entry stores its end offset
+        assert_eq!(head[3], 2); // "bb", a length
+        assert_eq!(head[4], JENTRY_ISSTRING | 1); // "x"
+        assert_eq!(head[5], JENTRY_ISBOOL_TRUE);
+        assert_eq!(&b[24..], b"abbx");
+        assert_eq!(head[0] >> 2, b.len() as u32);
+    }
+
+    #[test]
+    fn scalars_at_the_top_are_raw_scalar_arrays() {
+        let b = encode(&json!("s")).unwrap();
+        assert_eq!(
+            u32s(&b[..12]),
+            vec![13 << 2, 1 | JB_FARRAY | JB_FSCALAR, JENTRY_HAS_OFF | 1]
+        );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_like_jsonb_in() {
+        let err = encode(&json!({"a": "x\u{0}y"})).unwrap_err();
+        assert!(err.0.contains("\\u0000"), "{err:?}");
+    }
+}
