@@ -95,7 +95,7 @@ fn encode_string(buf: &mut Vec<u8>, s: &str) -> Result<u32, JsonbError> {
 }
 
 /// Reserves the JEntry slots, writes the children, fills the slots in.
-fn write_children<'a>(
+fn write_children(
     buf: &mut Vec<u8>,
     count: usize,
     mut children: impl FnMut(&mut Vec<u8>, usize) -> Result<u32, JsonbError>,

@@ -101,8 +101,7 @@ pub fn encode(text: &str, out: &mut Vec<u8>) -> Result<(), NumericError> {
     }
     let (weight, dscale) = (weight as i32, dscale as i32);
     let short = dscale <= NUMERIC_SHORT_DSCALE_MAX
-        && weight <= NUMERIC_SHORT_WEIGHT_MASK
-        && weight >= NUMERIC_SHORT_WEIGHT_MIN;
+        && (NUMERIC_SHORT_WEIGHT_MIN..=NUMERIC_SHORT_WEIGHT_MASK).contains(&weight);
     let header_len = if short { 2 } else { 4 };
     let len = 4 + header_len + 2 * digits.len();
     out.extend_from_slice(&((len as u32) << 2).to_le_bytes());
