@@ -35,6 +35,16 @@ integration: install services
 
 test: lint pgtest integration
 
+# Benchmarks (release build): see BENCHMARKS.md.
+bench: setup
+	@$(ENV) mkdir -p "$$AIDBOX_BULK_RUN_DIR" && \
+	  cargo pgrx install --release --pg-config "$$PG_CONFIG" >"$$AIDBOX_BULK_RUN_DIR/install.log" 2>&1 \
+	  || { cat "$$AIDBOX_BULK_RUN_DIR/install.log"; exit 1; }
+	@bash scripts/cluster.sh fresh
+	@bash scripts/s3.sh fresh
+	@$(ENV) cargo run --release -q --example convert_throughput
+	@$(ENV) python3 bench/bench.py $(BENCH_ARGS)
+
 stop:
 	@bash scripts/cluster.sh stop
 	@bash scripts/s3.sh stop
