@@ -11,33 +11,7 @@
 use aidbox_bulk::fhir::Converter;
 use aidbox_bulk::load::row::encode_line;
 use serde_json::Value;
-use std::io::BufRead;
 use std::time::{Duration, Instant};
-
-fn fixture() -> Vec<(String, String)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/synthea-10");
-    let mut lines = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    paths.sort();
-    for path in paths {
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("log.") {
-            continue;
-        }
-        let rt = name.split('.').next().unwrap().to_string();
-        let file = std::fs::File::open(&path).unwrap();
-        for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
-            let line = line.unwrap();
-            if !line.trim().is_empty() {
-                lines.push((rt.clone(), line));
-            }
-        }
-    }
-    lines
-}
 
 /// Runs `pass` over all lines until `budget` has passed; returns MB/s and lines/s.
 fn measure(
@@ -67,7 +41,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let budget = Duration::from_secs(seconds);
-    let lines = fixture();
+    let lines = aidbox_bulk::fixture::resource_lines();
     let mb: f64 = lines.iter().map(|(_, l)| l.len() + 1).sum::<usize>() as f64 / 1e6;
     println!("input: {} resources, {mb:.1} MB of NDJSON (Synthea fixture), {seconds} s per measure, one thread", lines.len());
     let converter = Converter::default();

@@ -6,6 +6,8 @@
 pub mod bucket;
 pub mod error;
 pub mod fhir;
+#[doc(hidden)]
+pub mod fixture;
 pub mod indexes;
 pub mod job;
 pub mod jsonb;

@@ -199,28 +199,15 @@ mod tests {
 
     #[pg_test]
     fn jsonb_is_byte_identical_to_jsonb_in_for_every_fixture_resource() {
-        use std::io::BufRead;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/synthea-10");
         let converter = crate::fhir::Converter::default();
-        let mut checked = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            if name.starts_with("log.") {
-                continue;
-            }
-            let file = std::fs::File::open(&path).unwrap();
-            for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
-                let line = line.unwrap();
-                let mut value: serde_json::Value = serde_json::from_str(&line).unwrap();
-                assert_same_jsonb(&line);
-                let rt = value["resourceType"].as_str().unwrap().to_string();
-                converter.to_aidbox(&rt, value.as_object_mut().unwrap());
-                assert_same_jsonb(&value.to_string());
-                checked += 1;
-            }
+        let lines = crate::fixture::resource_lines();
+        assert_eq!(lines.len(), 7160);
+        for (rt, line) in &lines {
+            assert_same_jsonb(line);
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            converter.to_aidbox(rt, value.as_object_mut().unwrap());
+            assert_same_jsonb(&value.to_string());
         }
-        assert_eq!(checked, 7160);
     }
 
     #[pg_test]

@@ -2,7 +2,7 @@
 //! workers, return at once.
 
 use super::raise;
-use crate::bucket::client::{build_client, ClientSettings};
+use crate::bucket::client::{build_client, runtime, ClientSettings};
 use crate::bucket::listing::{list_objects, ObjectInfo};
 use crate::bucket::naming::{table_name, TypeSet};
 use crate::db::{indexes, job_lock, loader_files, schema};
@@ -106,19 +106,12 @@ fn list_bucket(params: &Params) -> Result<Vec<ObjectInfo>> {
     let (bucket, prefixes) = (params.bucket_name.clone(), params.prefixes.clone());
     let (tx, rx) = channel();
     spawn_quiet("aidbox_bulk-list", move || {
-        let listed = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| LoadError::Aws {
-                code: "RuntimeError".into(),
-                message: e.to_string(),
+        let listed = runtime().and_then(|rt| {
+            rt.block_on(async {
+                let client = build_client(&settings).await;
+                list_objects(&client, &settings, &bucket, &prefixes).await
             })
-            .and_then(|rt| {
-                rt.block_on(async {
-                    let client = build_client(&settings).await;
-                    list_objects(&client, &settings, &bucket, &prefixes).await
-                })
-            });
+        });
         let _ = tx.send(listed);
     })
     .map_err(|e| LoadError::Aws {

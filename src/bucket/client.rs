@@ -74,3 +74,14 @@ pub async fn build_client(settings: &ClientSettings) -> Client {
         }
     }
 }
+
+/// The single-threaded runtime each helper thread drives its S3 calls with.
+pub fn runtime() -> crate::error::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::error::LoadError::Aws {
+            code: "RuntimeError".into(),
+            message: e.to_string(),
+        })
+}

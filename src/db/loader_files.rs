@@ -1,7 +1,7 @@
 //! LoaderFile records in the `loaderfile` table (Aidbox resource layout). Every
 //! change gets a new txid, as an Aidbox update would.
 
-use super::spi_error;
+use super::{select_strings, spi_error};
 use crate::bucket::listing::ObjectInfo;
 use crate::error::{LoadError, Result};
 use crate::job::claim_order_sql;
@@ -25,49 +25,23 @@ fn seq(schema: &str) -> String {
 
 /// Keys of the bucket that already have a LoaderFile (whatever its status).
 pub fn known_keys(schema: &str, bucket: &str) -> Result<HashSet<String>> {
-    Spi::connect(|client| {
-        let rows = client
-            .select(
-                &format!(
-                    "SELECT resource->>'file' FROM {} WHERE resource->>'bucket' = $1",
-                    table(schema)
-                ),
-                None,
-                &[bucket.into()],
-            )
-            .map_err(spi_error)?;
-        let mut keys = HashSet::new();
-        for row in rows {
-            if let Some(k) = row.get::<String>(1).map_err(spi_error)? {
-                keys.insert(k);
-            }
-        }
-        Ok(keys)
-    })
+    let sql = format!(
+        "SELECT resource->>'file' FROM {} WHERE resource->>'bucket' = $1",
+        table(schema)
+    );
+    Ok(select_strings(&sql, &[bucket.into()])?
+        .into_iter()
+        .collect())
 }
 
 /// The resource types of the bucket's pending files.
 pub fn pending_types(schema: &str, bucket: &str) -> Result<Vec<String>> {
-    Spi::connect(|client| {
-        let rows = client
-            .select(
-                &format!(
-                    "SELECT DISTINCT resource->>'type' FROM {} WHERE resource->>'bucket' = $1
-                        AND resource->>'status' = 'pending' ORDER BY 1",
-                    table(schema)
-                ),
-                None,
-                &[bucket.into()],
-            )
-            .map_err(spi_error)?;
-        let mut types = Vec::new();
-        for row in rows {
-            if let Some(t) = row.get::<String>(1).map_err(spi_error)? {
-                types.push(t);
-            }
-        }
-        Ok(types)
-    })
+    let sql = format!(
+        "SELECT DISTINCT resource->>'type' FROM {} WHERE resource->>'bucket' = $1
+            AND resource->>'status' = 'pending' ORDER BY 1",
+        table(schema)
+    );
+    select_strings(&sql, &[bucket.into()])
 }
 
 /// Queues new files as `pending` LoaderFiles.

@@ -8,7 +8,9 @@ pub mod row_sink;
 pub mod schema;
 
 use crate::error::{unpack_sqlstate, LoadError};
+use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::CaughtError;
+use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 
 /// A PostgreSQL error caught in Rust, in Aidbox's LoaderFile terms.
@@ -31,4 +33,18 @@ pub fn spi_error(e: SpiError) -> LoadError {
         sqlstate: "XX000".into(),
         message: format!("SPI: {e}"),
     }
+}
+
+/// The first column of every row of a query, non-null text values only.
+pub fn select_strings(sql: &str, args: &[DatumWithOid]) -> crate::error::Result<Vec<String>> {
+    Spi::connect(|client| {
+        let rows = client.select(sql, None, args).map_err(spi_error)?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(v) = row.get::<String>(1).map_err(spi_error)? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
 }

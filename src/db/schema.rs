@@ -123,27 +123,17 @@ pub fn relation_exists(schema: &str, name: &str) -> Result<bool> {
 /// Tables of `schema` with the Aidbox column layout: the custom resource types.
 /// History tables and the loader's own tables are left out.
 pub fn aidbox_layout_tables(schema: &str) -> Result<Vec<String>> {
-    Spi::connect(|client| {
-        let rows = client
-            .select(
-                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
-                    AND c.relname NOT LIKE '%\\_history'
-                    AND (SELECT count(*) FROM pg_attribute a
-                          WHERE a.attrelid = c.oid AND NOT a.attisdropped
-                            AND a.attname IN ('id', 'txid', 'ts', 'cts', 'resource_type', 'status', 'resource')) = 7",
-                None,
-                &[schema.into()],
-            )
-            .map_err(spi_error)?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Some(name) = row.get::<String>(1).map_err(spi_error)? {
-                if !BOOKKEEPING_TABLES.contains(&name.as_str()) {
-                    out.push(name);
-                }
-            }
-        }
-        Ok(out)
-    })
+    let tables = super::select_strings(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+            AND c.relname NOT LIKE '%\\_history'
+            AND (SELECT count(*) FROM pg_attribute a
+                  WHERE a.attrelid = c.oid AND NOT a.attisdropped
+                    AND a.attname IN ('id', 'txid', 'ts', 'cts', 'resource_type', 'status', 'resource')) = 7",
+        &[schema.into()],
+    )?;
+    Ok(tables
+        .into_iter()
+        .filter(|t| !BOOKKEEPING_TABLES.contains(&t.as_str()))
+        .collect())
 }

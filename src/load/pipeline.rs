@@ -4,7 +4,7 @@
 
 use super::lines::Lines;
 use super::row::{encode_line, Row};
-use crate::bucket::client::{build_client, ClientSettings};
+use crate::bucket::client::{build_client, runtime, ClientSettings};
 use crate::bucket::object_reader::ObjectReader;
 use crate::error::{LoadError, Result};
 use crate::fhir::Converter;
@@ -58,13 +58,7 @@ pub fn start(job: FileJob) -> Result<Receiver<Message>> {
 struct Hangup;
 
 fn stream_file(job: &FileJob, tx: &SyncSender<Message>) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LoadError::Aws {
-            code: "RuntimeError".into(),
-            message: e.to_string(),
-        })?;
+    let runtime = runtime()?;
     let client = runtime.block_on(build_client(&job.settings));
     let reader = ObjectReader::open(runtime, &client, &job.settings, &job.bucket_name, &job.key)?;
     let mut lines = Lines::new(reader)?;
