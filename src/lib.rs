@@ -18,10 +18,16 @@ pub mod threads;
 
 mod api;
 mod db;
+mod guc;
 mod pg_tests;
 mod worker;
 
 ::pgrx::pg_module_magic!();
+
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::register();
+}
 
 /// Settings for `cargo pgrx test`.
 #[cfg(test)]

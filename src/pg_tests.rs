@@ -242,6 +242,70 @@ mod tests {
         }
     }
 
+    fn row(id: &str, json: &str) -> crate::load::row::Row {
+        crate::load::row::Row {
+            id: id.into(),
+            jsonb: crate::jsonb::encode(&serde_json::from_str(json).unwrap()).unwrap(),
+        }
+    }
+
+    #[pg_test]
+    fn the_direct_sink_writes_heap_and_indexes_like_insert() {
+        use crate::db::direct_sink::DirectSink;
+        schema::ensure_base("public").unwrap();
+        schema::ensure_resource_tables("public", ["Patient", "Device"]).unwrap();
+        Spi::run("CREATE INDEX patient_gin ON patient USING gin (resource)").unwrap();
+        let mut sink = DirectSink::open("public", "Patient")
+            .unwrap()
+            .expect("patient qualifies");
+        sink.insert(vec![
+            row("a", r#"{"active": true}"#),
+            row("b", r#"{"n": 1.50}"#),
+        ])
+        .unwrap();
+        sink.insert(vec![row("c", "{}")]).unwrap();
+        sink.finish();
+        Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+        let found = Spi::get_one::<String>(
+            "SELECT string_agg(id || '=' || resource::text || ':' || resource_type || ':' || status::text, ' ' ORDER BY id)
+               FROM patient WHERE id IN ('a', 'b', 'c')",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(found, "a={\"active\": true}:Patient:created b={\"n\": 1.50}:Patient:created c={}:Patient:created");
+        let by_gin = Spi::get_one::<i64>(
+            "SELECT count(*) FROM patient WHERE resource @> '{\"active\": true}'",
+        )
+        .unwrap();
+        assert_eq!(by_gin, Some(1));
+        let same_ts =
+            Spi::get_one::<bool>("SELECT bool_and(ts = now() AND cts = now()) FROM patient")
+                .unwrap();
+        assert_eq!(same_ts, Some(true));
+        let txids = Spi::get_one::<i64>("SELECT count(DISTINCT txid) FROM patient").unwrap();
+        assert_eq!(txids, Some(3));
+
+        // Tables it cannot serve exactly go through SQL instead.
+        Spi::run(
+            "CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             CREATE TRIGGER t BEFORE INSERT ON device FOR EACH ROW EXECUTE FUNCTION noop();",
+        )
+        .unwrap();
+        assert!(DirectSink::open("public", "Device").unwrap().is_none());
+        Spi::run("CREATE TABLE mything (id text, extra int)").unwrap();
+        assert!(DirectSink::open("public", "MyThing").unwrap().is_none());
+    }
+
+    #[pg_test(error = "duplicate key value violates unique constraint \"patient_pkey\"")]
+    fn the_direct_sink_enforces_the_primary_key() {
+        schema::ensure_base("public").unwrap();
+        schema::ensure_resource_tables("public", ["Patient"]).unwrap();
+        let mut sink = crate::db::direct_sink::DirectSink::open("public", "Patient")
+            .unwrap()
+            .unwrap();
+        sink.insert(vec![row("a", "{}"), row("a", "{}")]).unwrap();
+    }
+
     #[pg_test(error = "No imports for bucket <s3://nothing-here>")]
     fn status_of_an_unknown_bucket_is_an_error() {
         Spi::run(

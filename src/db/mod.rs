@@ -1,6 +1,7 @@
 //! Everything the loader does through SPI: DDL, LoaderFile bookkeeping, job locks,
 //! and the row sink.
 
+pub mod direct_sink;
 pub mod indexes;
 pub mod job_lock;
 pub mod loader_files;

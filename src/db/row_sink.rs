@@ -5,6 +5,7 @@
 //! once at the end with ON CONFLICT DO UPDATE, so a duplicate id *inside* the file
 //! fails it too (21000), as Aidbox documents.
 
+use super::direct_sink::DirectSink;
 use super::spi_error;
 use crate::bucket::naming::table_name;
 use crate::error::Result;
@@ -16,7 +17,43 @@ use pgrx::PgMemoryContexts;
 
 const STAGE: &str = "pg_temp.aidbox_bulk_stage";
 
-pub struct RowSink {
+/// Where a file's rows go: the direct heap path when the table allows it, SQL otherwise.
+pub enum RowSink {
+    Direct(DirectSink),
+    Sql(SqlSink),
+}
+
+impl RowSink {
+    /// Chooses the path for one file; runs in the file's transaction.
+    pub fn open(schema: &str, resource_type: &str, upsert: bool) -> Result<RowSink> {
+        if !upsert && crate::guc::DIRECT_INSERT.get() {
+            if let Some(direct) = DirectSink::open(schema, resource_type)? {
+                return Ok(RowSink::Direct(direct));
+            }
+        }
+        Ok(RowSink::Sql(SqlSink::new(schema, resource_type, upsert)))
+    }
+
+    pub fn insert(&mut self, rows: Vec<Row>) -> Result<()> {
+        match self {
+            RowSink::Direct(d) => d.insert(rows),
+            RowSink::Sql(s) => s.insert(rows),
+        }
+    }
+
+    pub fn finish(self) -> Result<()> {
+        match self {
+            RowSink::Direct(d) => {
+                d.finish();
+                Ok(())
+            }
+            RowSink::Sql(s) => s.finish(),
+        }
+    }
+}
+
+/// The SQL path: `INSERT … SELECT FROM unnest($1::text[], $2::jsonb[])` per batch.
+pub struct SqlSink {
     /// Statement run per batch, with $1 = ids, $2 = resources.
     batch_sql: String,
     /// Statement run once at the end (the upsert merge).
@@ -24,11 +61,11 @@ pub struct RowSink {
     staged: bool,
 }
 
-impl RowSink {
+impl SqlSink {
     /// Rows of `resource_type` into `schema.lower(type)`: one txid per row, `ts` and
     /// `cts` the transaction time, status `created` (`updated` on an upsert overwrite,
     /// which keeps `cts`).
-    pub fn new(schema: &str, resource_type: &str, upsert: bool) -> RowSink {
+    pub fn new(schema: &str, resource_type: &str, upsert: bool) -> SqlSink {
         let s = quote_identifier(schema);
         let columns = format!(
             "nextval({seq}), now(), now(), {rt}, 'created'",
@@ -40,7 +77,7 @@ impl RowSink {
             t = quote_identifier(table_name(resource_type))
         );
         if upsert {
-            RowSink {
+            SqlSink {
                 batch_sql: format!(
                     "INSERT INTO {STAGE} SELECT * FROM unnest($1::text[], $2::jsonb[])"
                 ),
@@ -54,7 +91,7 @@ impl RowSink {
                 staged: false,
             }
         } else {
-            RowSink {
+            SqlSink {
                 batch_sql: format!(
                     "INSERT INTO {target}
                      SELECT r.id, {columns}, r.resource

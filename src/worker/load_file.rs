@@ -63,7 +63,7 @@ fn in_file_transaction(params: &Params, file: &ClaimedFile, rows: Receiver<Messa
 }
 
 fn insert_all(params: &Params, file: &ClaimedFile, rows: &Receiver<Message>) -> Result<u64> {
-    let mut sink = RowSink::new(&params.schema, &file.resource_type, params.upsert);
+    let mut sink = RowSink::open(&params.schema, &file.resource_type, params.upsert)?;
     loop {
         if stop_requested() {
             return Err(LoadError::Interrupted);
