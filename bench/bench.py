@@ -239,6 +239,12 @@ def main():
         assert loaded == n
         row(f"(b) load_from_bucket, thread-num {threads}", secs, peak, base=copy_rate)
         assert checksum(conn, tbls) == expected, "loaded tables differ from COPY's"
+    conn.execute(f"ALTER DATABASE {dbname} SET aidbox_bulk.direct_insert = off")
+    reset(conn, tbls)
+    secs, loaded, peak = timed_load(conn, dbname, BUCKET, **{"thread-num": 1})
+    row("(b) thread-num 1 through SQL INSERT (aidbox_bulk.direct_insert = off)", secs, peak, base=copy_rate)
+    assert checksum(conn, tbls) == expected, "loaded tables differ from COPY's"
+    conn.execute(f"ALTER DATABASE {dbname} RESET aidbox_bulk.direct_insert")
     results.append(("(b) thread-num 2 vs two COPY sessions", None, None, [r for r in results if r[0].endswith("thread-num 2")][0][1] / copy2_rate, None))
 
     for t in tbls:
