@@ -9,7 +9,9 @@ use crate::bucket::object_reader::ObjectReader;
 use crate::error::{LoadError, Result};
 use crate::fhir::Converter;
 use crate::threads::spawn_quiet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
 
 /// Batches are cut at whichever limit comes first.
 pub const BATCH_ROWS: usize = 1000;
@@ -53,19 +55,59 @@ pub fn start(job: FileJob) -> Result<Receiver<Message>> {
     Ok(rx)
 }
 
-/// Signals that the receiver is gone: stop quietly.
-#[derive(Debug)]
-struct Hangup;
+/// Parsing threads per file: JSON parsing, conversion and jsonb encoding are the
+/// costly part, so a file's batches are spread over the cores.
+fn parse_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+}
+
+/// Lines of the object, as read, before parsing: one buffer and where each line is.
+struct RawBatch {
+    data: Vec<u8>,
+    /// (line number, start, end) in `data`.
+    lines: Vec<(u64, usize, usize)>,
+}
+
+fn next_raw_batch(lines: &mut Lines, buf: &mut Vec<u8>) -> Result<Option<RawBatch>> {
+    let mut batch = RawBatch {
+        data: Vec::with_capacity(256 * 1024),
+        lines: Vec::with_capacity(BATCH_ROWS),
+    };
+    while batch.lines.len() < BATCH_ROWS && batch.data.len() < BATCH_BYTES {
+        match lines.next_line(buf)? {
+            Some(line_no) => {
+                let start = batch.data.len();
+                batch.data.extend_from_slice(buf);
+                batch.lines.push((line_no, start, batch.data.len()));
+            }
+            None => break,
+        }
+    }
+    Ok((!batch.lines.is_empty()).then_some(batch))
+}
+
+fn encode_batch(job: &FileJob, raw: &RawBatch) -> Result<Vec<Row>> {
+    raw.lines
+        .iter()
+        .map(|(line_no, start, end)| {
+            encode_line(
+                &raw.data[*start..*end],
+                *line_no,
+                &job.resource_type,
+                job.converter.as_ref(),
+            )
+        })
+        .collect()
+}
 
 fn stream_file(job: &FileJob, tx: &SyncSender<Message>) -> Result<()> {
     let runtime = runtime()?;
     let client = runtime.block_on(build_client(&job.settings));
     let reader = ObjectReader::open(runtime, &client, &job.settings, &job.bucket_name, &job.key)?;
     let mut lines = Lines::new(reader)?;
-    let sent = encode_all(job, &mut lines, |batch| {
-        tx.send(Message::Rows(batch)).map_err(|_| Hangup)
-    })?;
-    if let Ok(rows) = sent {
+    if let Some(rows) = encode_all(job, &mut lines, parse_threads(), tx)? {
         let _ = tx.send(Message::End {
             rows,
             bytes: lines.bytes,
@@ -74,37 +116,68 @@ fn stream_file(job: &FileJob, tx: &SyncSender<Message>) -> Result<()> {
     Ok(())
 }
 
-/// Encodes every line, calling `emit` per batch. Ok(Err(Hangup)) when the consumer left.
+/// Reads every line on this thread and encodes the batches on `parsers` threads,
+/// sending row batches to `tx`. Returns the rows sent, or None when the consumer
+/// left or a parser reported a failure (already sent).
 fn encode_all(
     job: &FileJob,
     lines: &mut Lines,
-    mut emit: impl FnMut(Vec<Row>) -> std::result::Result<(), Hangup>,
-) -> Result<std::result::Result<u64, Hangup>> {
+    parsers: usize,
+    tx: &SyncSender<Message>,
+) -> Result<Option<u64>> {
     let mut buf = Vec::with_capacity(64 * 1024);
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
-    let mut batch_bytes = 0usize;
-    let mut total = 0u64;
-    while let Some(line_no) = lines.next_line(&mut buf)? {
-        let row = encode_line(&buf, line_no, &job.resource_type, job.converter.as_ref())?;
-        batch_bytes += row.jsonb.len() + row.id.len();
-        batch.push(row);
-        total += 1;
-        if batch.len() >= BATCH_ROWS || batch_bytes >= BATCH_BYTES {
-            if let Err(h) = emit(std::mem::replace(
-                &mut batch,
-                Vec::with_capacity(BATCH_ROWS),
-            )) {
-                return Ok(Err(h));
+    let total = AtomicU64::new(0);
+    let stopped = AtomicBool::new(false);
+    let (work_tx, work_rx) = sync_channel::<RawBatch>(parsers);
+    let work_rx = Mutex::new(work_rx);
+    let read = std::thread::scope(|scope| {
+        for _ in 0..parsers {
+            // Threads inherit this thread's blocked signal mask. After a stop they
+            // keep draining the work channel, so the reader never blocks on it.
+            scope.spawn(|| loop {
+                let Ok(raw) = work_rx
+                    .lock()
+                    .map_err(|_| ())
+                    .and_then(|rx| rx.recv().map_err(|_| ()))
+                else {
+                    return;
+                };
+                if stopped.load(Ordering::Relaxed) {
+                    continue;
+                }
+                match encode_batch(job, &raw) {
+                    Ok(rows) => {
+                        total.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                        if tx.send(Message::Rows(rows)).is_err() {
+                            stopped.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) => {
+                        stopped.store(true, Ordering::Relaxed);
+                        let _ = tx.send(Message::Failed(e));
+                    }
+                }
+            });
+        }
+        let read = loop {
+            if stopped.load(Ordering::Relaxed) {
+                break Ok(());
             }
-            batch_bytes = 0;
-        }
-    }
-    if !batch.is_empty() {
-        if let Err(h) = emit(batch) {
-            return Ok(Err(h));
-        }
-    }
-    Ok(Ok(total))
+            match next_raw_batch(lines, &mut buf) {
+                Ok(Some(raw)) => {
+                    if work_tx.send(raw).is_err() {
+                        break Ok(());
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        drop(work_tx);
+        read
+    });
+    read?;
+    Ok((!stopped.load(Ordering::Relaxed)).then(|| total.load(Ordering::Relaxed)))
 }
 
 #[cfg(test)]
@@ -122,48 +195,70 @@ mod tests {
         }
     }
 
+    /// Runs encode_all over `text` with `parsers` threads; returns (result, messages).
+    fn run(text: String, parsers: usize) -> (Result<Option<u64>>, Vec<Message>) {
+        let mut lines = Lines::new(Cursor::new(text.into_bytes())).unwrap();
+        let (tx, rx) = sync_channel(1000);
+        let result = encode_all(&job(), &mut lines, parsers, &tx);
+        drop(tx);
+        (result, rx.into_iter().collect())
+    }
+
     #[test]
-    fn rows_come_in_bounded_batches() {
+    fn rows_come_in_bounded_batches_on_any_number_of_threads() {
         let text: String = (0..2500)
             .map(|i| format!("{{\"id\":\"p{i}\"}}\n"))
             .collect();
-        let mut lines = Lines::new(Cursor::new(text.into_bytes())).unwrap();
-        let mut sizes = Vec::new();
-        let total = encode_all(&job(), &mut lines, |b| {
-            sizes.push(b.len());
-            Ok(())
-        })
-        .unwrap()
-        .ok()
-        .unwrap();
-        assert_eq!(total, 2500);
-        assert_eq!(sizes, vec![1000, 1000, 500]);
+        for parsers in [1, 3] {
+            let (result, messages) = run(text.clone(), parsers);
+            assert_eq!(result.unwrap(), Some(2500));
+            let mut sizes: Vec<usize> = messages
+                .iter()
+                .map(|m| match m {
+                    Message::Rows(r) => r.len(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            sizes.sort();
+            assert_eq!(sizes, vec![500, 1000, 1000]);
+            let mut ids: Vec<String> = messages
+                .into_iter()
+                .flat_map(|m| match m {
+                    Message::Rows(r) => r.into_iter().map(|r| r.id).collect::<Vec<_>>(),
+                    _ => vec![],
+                })
+                .collect();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), 2500);
+        }
     }
 
     #[test]
     fn a_bad_line_fails_the_file_with_its_number() {
-        let text = "{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n{oops\n";
-        let mut lines = Lines::new(Cursor::new(text.as_bytes().to_vec())).unwrap();
-        let err = encode_all(&job(), &mut lines, |_| Ok(())).unwrap_err();
-        assert!(
-            matches!(err, LoadError::InvalidJson { line: 4, .. }),
-            "{err:?}"
-        );
+        let text = "{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n{oops\n".to_string();
+        for parsers in [1, 2] {
+            let (result, messages) = run(text.clone(), parsers);
+            assert_eq!(result.unwrap(), None);
+            assert!(
+                matches!(
+                    messages.last(),
+                    Some(Message::Failed(LoadError::InvalidJson { line: 4, .. }))
+                ),
+                "{messages:?}"
+            );
+        }
     }
 
     #[test]
     fn a_gone_consumer_stops_the_reader() {
-        let text: String = (0..5000)
+        let text: String = (0..50_000)
             .map(|i| format!("{{\"id\":\"p{i}\"}}\n"))
             .collect();
         let mut lines = Lines::new(Cursor::new(text.into_bytes())).unwrap();
-        let mut calls = 0;
-        let result = encode_all(&job(), &mut lines, |_| {
-            calls += 1;
-            Err(Hangup)
-        })
-        .unwrap();
-        assert!(result.is_err());
-        assert_eq!(calls, 1);
+        let (tx, rx) = sync_channel(1);
+        drop(rx);
+        assert_eq!(encode_all(&job(), &mut lines, 2, &tx).unwrap(), None);
+        assert!(lines.bytes < 50_000 * 12, "stopped early: {}", lines.bytes);
     }
 }
