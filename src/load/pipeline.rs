@@ -27,6 +27,8 @@ pub struct FileJob {
     /// None stores lines as they are (`format: aidbox`).
     pub converter: Option<Converter>,
     pub settings: ClientSettings,
+    /// Threads parsing this file's batches.
+    pub parse_threads: usize,
 }
 
 #[derive(Debug)]
@@ -56,11 +58,11 @@ pub fn start(job: FileJob) -> Result<Receiver<Message>> {
 }
 
 /// Parsing threads per file: JSON parsing, conversion and jsonb encoding are the
-/// costly part, so a file's batches are spread over the cores.
-fn parse_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4)
+/// costly part, so a file's batches are spread over the cores the job's other
+/// workers leave free (one worker on 2 cores: 2 parsers; 2 workers: 1 each).
+pub fn parse_threads(workers: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / workers.max(1) as usize).clamp(1, 4)
 }
 
 /// Lines of the object, as read, before parsing: one buffer and where each line is.
@@ -107,7 +109,7 @@ fn stream_file(job: &FileJob, tx: &SyncSender<Message>) -> Result<()> {
     let client = runtime.block_on(build_client(&job.settings));
     let reader = ObjectReader::open(runtime, &client, &job.settings, &job.bucket_name, &job.key)?;
     let mut lines = Lines::new(reader)?;
-    if let Some(rows) = encode_all(job, &mut lines, parse_threads(), tx)? {
+    if let Some(rows) = encode_all(job, &mut lines, job.parse_threads, tx)? {
         let _ = tx.send(Message::End {
             rows,
             bytes: lines.bytes,
@@ -192,6 +194,7 @@ mod tests {
             resource_type: "Patient".into(),
             converter: Some(Converter::default()),
             settings: ClientSettings::default(),
+            parse_threads: 1,
         }
     }
 
@@ -248,6 +251,13 @@ mod tests {
                 "{messages:?}"
             );
         }
+    }
+
+    #[test]
+    fn parsers_share_the_cores_among_workers() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(parse_threads(1), cores.clamp(1, 4));
+        assert_eq!(parse_threads(1000), 1);
     }
 
     #[test]

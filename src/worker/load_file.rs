@@ -32,6 +32,7 @@ pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
         key: file.key.clone(),
         resource_type: file.resource_type.clone(),
         converter: params.converter(),
+        parse_threads: pipeline::parse_threads(params.thread_num),
         settings: ClientSettings {
             account: params.account.clone(),
             connect_timeout_ms: params.connect_timeout_ms,
