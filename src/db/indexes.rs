@@ -2,7 +2,7 @@
 //! DisabledIndex resources and drop them (in the caller's transaction); restore them
 //! when the job ends (in a worker).
 
-use super::spi_error;
+use super::{spi_error, update_resource, NOW_ISO};
 use crate::error::Result;
 use crate::indexes::{disabled_index_id, disabled_record, IndexRow};
 use pgrx::prelude::*;
@@ -138,36 +138,27 @@ pub fn still_disabled(schema: &str, bucket: &str) -> Result<Vec<(String, Value)>
 
 /// Marks a DisabledIndex restored, with Aidbox's `restore {start, end, duration}`.
 pub fn mark_restored(schema: &str, id: &str, duration_ms: i64) -> Result<()> {
-    Spi::run_with_args(
+    let start = NOW_ISO.replace(
+        "clock_timestamp()",
+        "(clock_timestamp() - make_interval(secs => $2 / 1000.0))",
+    );
+    update_resource(
+        schema,
+        "disabledindex",
         &format!(
-            "UPDATE {t} SET resource = (resource - 'message') || jsonb_build_object(
-                 'status', 'restored',
-                 'restore', jsonb_build_object(
-                     'start', to_char((clock_timestamp() - make_interval(secs => $2 / 1000.0)) AT TIME ZONE 'UTC',
-                                      'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
-                     'end', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
-                     'duration', $2)),
-                 txid = nextval('{seq}'), ts = now(), status = 'updated'
-              WHERE id = $1",
-            t = table(schema),
-            seq = seq(schema)
+            "(resource - 'message') || jsonb_build_object('status', 'restored',
+               'restore', jsonb_build_object('start', {start}, 'end', {NOW_ISO}, 'duration', $2))"
         ),
         &[id.into(), duration_ms.into()],
     )
-    .map_err(spi_error)
 }
 
 /// Keeps a DisabledIndex `disabled`, with why its restore failed.
 pub fn mark_restore_failed(schema: &str, id: &str, message: &str) -> Result<()> {
-    Spi::run_with_args(
-        &format!(
-            "UPDATE {t} SET resource = resource || jsonb_build_object('message', $2::text),
-                    txid = nextval('{seq}'), ts = now(), status = 'updated'
-              WHERE id = $1",
-            t = table(schema),
-            seq = seq(schema)
-        ),
+    update_resource(
+        schema,
+        "disabledindex",
+        "resource || jsonb_build_object('message', $2::text)",
         &[id.into(), message.into()],
     )
-    .map_err(spi_error)
 }

@@ -1,7 +1,7 @@
 //! LoaderFile records in the `loaderfile` table (Aidbox resource layout). Every
 //! change gets a new txid, as an Aidbox update would.
 
-use super::{select_strings, spi_error};
+use super::{select_strings, spi_error, update_resource, NOW_ISO};
 use crate::bucket::listing::ObjectInfo;
 use crate::error::{LoadError, Result};
 use crate::job::claim_order_sql;
@@ -10,10 +10,6 @@ use crate::records::loader_file::{self, FileStatus};
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use std::collections::HashSet;
-
-/// UTC timestamp text as Aidbox writes dateTimes.
-const NOW_ISO: &str =
-    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 fn table(schema: &str) -> String {
     format!("{}.loaderfile", quote_identifier(schema))
@@ -176,31 +172,23 @@ pub fn claim_next(schema: &str, bucket: &str, scheduler: Scheduler) -> Result<Op
 
 /// The file's final `done` state; runs in the file's own loading transaction.
 pub fn mark_done(schema: &str, id: &str, loaded: i64) -> Result<()> {
-    Spi::run_with_args(
+    update_resource(
+        schema,
+        "loaderfile",
         &format!(
-            "UPDATE {t} SET resource = resource || jsonb_build_object('status', $2::text, 'loaded', $3::bigint, 'end', {NOW_ISO}),
-                    txid = nextval('{seq}'), ts = now(), status = 'updated'
-              WHERE id = $1",
-            t = table(schema),
-            seq = seq(schema)
+            "resource || jsonb_build_object('status', $2::text, 'loaded', $3::bigint, 'end', {NOW_ISO})"
         ),
         &[id.into(), FileStatus::Done.as_str().into(), loaded.into()],
     )
-    .map_err(spi_error)
 }
 
 /// The file's `error` state, after its loading transaction rolled back.
 pub fn mark_failed(schema: &str, id: &str, err: &LoadError) -> Result<()> {
     let patch = loader_file::failure_patch(err).to_string();
-    Spi::run_with_args(
-        &format!(
-            "UPDATE {t} SET resource = (resource || $2::jsonb || jsonb_build_object('end', {NOW_ISO})) - 'loaded',
-                    txid = nextval('{seq}'), ts = now(), status = 'updated'
-              WHERE id = $1",
-            t = table(schema),
-            seq = seq(schema)
-        ),
+    update_resource(
+        schema,
+        "loaderfile",
+        &format!("(resource || $2::jsonb || jsonb_build_object('end', {NOW_ISO})) - 'loaded'"),
         &[id.into(), patch.into()],
     )
-    .map_err(spi_error)
 }

@@ -49,3 +49,28 @@ pub fn select_strings(sql: &str, args: &[DatumWithOid]) -> crate::error::Result<
         Ok(out)
     })
 }
+
+/// Updates one Aidbox resource row (by id, `$1`) as an Aidbox update does: a new txid
+/// and ts, status `updated`. `resource_expr` is the new `resource`; `$2…` are `args[1..]`.
+pub fn update_resource(
+    schema: &str,
+    table: &str,
+    resource_expr: &str,
+    args: &[DatumWithOid],
+) -> crate::error::Result<()> {
+    let s = pgrx::spi::quote_identifier(schema);
+    Spi::run_with_args(
+        &format!(
+            "UPDATE {s}.{t} SET resource = {resource_expr},
+                    txid = nextval('{s}.transaction_id_seq'), ts = now(), status = 'updated'
+              WHERE id = $1",
+            t = pgrx::spi::quote_identifier(table),
+        ),
+        args,
+    )
+    .map_err(spi_error)
+}
+
+/// `clock_timestamp()` as Aidbox writes dateTimes (UTC, milliseconds).
+pub const NOW_ISO: &str =
+    "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
