@@ -17,8 +17,8 @@ pub struct Lines {
 }
 
 impl Lines {
-    /// Wraps `source`, sniffing gzip from its first bytes. `map_io` turns a read error
-    /// of the source into the loader's error (timeouts keep their meaning).
+    /// Wraps `source`, sniffing gzip from its first bytes. A read error that carries a
+    /// `LoadError` (a timeout from the object reader) keeps its meaning.
     pub fn new(source: impl Read + Send + 'static) -> Result<Lines> {
         let mut raw = BufReader::with_capacity(BUFFER_BYTES, source);
         let head = raw.fill_buf().map_err(io_error)?;

@@ -184,3 +184,18 @@ def test_bad_calls_raise_and_queue_nothing(db, params, message):
         db.execute("SELECT aidbox_bulk.load_from_bucket(%s::jsonb)", [json.dumps(params)])
     assert message in err.value.diag.message_primary
     assert err.value.sqlstate == "22023"
+
+
+def test_secrets_never_reach_a_table_or_the_server_log(db, s3, bucket):
+    from conftest import RUN_DIR, S3_SECRET
+
+    upload_fixture(s3, bucket)
+    body = {"bucket": f"s3://{bucket}", "account": account(secret="wrong-" + S3_SECRET)}
+    with pytest.raises(psycopg.Error):
+        db.execute("SELECT aidbox_bulk.load_from_bucket(%s::jsonb)", [json.dumps(body)])
+    load(db, bucket, **{"disable-idx?": True})
+    wait_done(db, bucket)
+    for table in ("loaderfile", "disabledindex", "patient"):
+        leaked = db.execute(f"SELECT count(*) FROM {table} WHERE resource::text LIKE %s", [f"%{S3_SECRET}%"])
+        assert leaked.fetchone()[0] == 0, table
+    assert S3_SECRET not in (RUN_DIR / "pg.log").read_text(errors="replace")
