@@ -299,6 +299,61 @@ mod tests {
         );
     }
 
+    /// The first fixture resource of a type, converted.
+    fn converted_fixture(rt: &str) -> (Value, Value) {
+        let (_, line) = crate::fixture::resource_lines()
+            .into_iter()
+            .find(|(t, _)| t == rt)
+            .unwrap();
+        let original: Value = serde_json::from_str(&line).unwrap();
+        let converted = forward(rt, original.clone(), false);
+        (original, converted)
+    }
+
+    #[test]
+    fn golden_real_fixture_resources() {
+        let (fhir, aidbox) = converted_fixture("MedicationRequest");
+        assert_eq!(
+            aidbox["medication"],
+            json!({"CodeableConcept": fhir["medicationCodeableConcept"]})
+        );
+        assert!(aidbox.get("medicationCodeableConcept").is_none());
+        assert_eq!(
+            aidbox["subject"],
+            json!({"resourceType": "Patient", "id": "79a66c97-6131-3213-f3c9-4606946ab056"})
+        );
+        assert_eq!(
+            aidbox["encounter"],
+            json!({"resourceType": "Encounter", "id": "86d672c8-3119-04be-9d14-73c7cfb4a6e6"})
+        );
+        // Synthea's conditional reference is kept, with its display.
+        assert_eq!(aidbox["requester"], fhir["requester"]);
+
+        let (fhir, aidbox) = converted_fixture("Immunization");
+        assert_eq!(
+            aidbox["occurrence"],
+            json!({"dateTime": "2014-08-19T01:16:46-04:00"})
+        );
+        assert_eq!(aidbox["patient"]["resourceType"], "Patient");
+        // Synthea points at locations by identifier: a conditional reference, kept whole.
+        assert_eq!(aidbox["location"], fhir["location"]);
+        assert!(fhir["location"]["reference"]
+            .as_str()
+            .unwrap()
+            .starts_with("Location?identifier="));
+
+        let (fhir, aidbox) = converted_fixture("Encounter");
+        assert_eq!(aidbox["subject"]["display"], fhir["subject"]["display"]);
+        // participant.individual: a Reference inside a backbone element array (conditional,
+        // so kept); the backbone's period and type are untouched.
+        assert_eq!(aidbox["participant"], fhir["participant"]);
+        assert_eq!(aidbox["serviceProvider"], fhir["serviceProvider"]);
+
+        let (fhir, aidbox) = converted_fixture("Patient");
+        // Extensions stay as they are by default (Aidbox's correct-aidbox-format = false).
+        assert_eq!(aidbox["extension"], fhir["extension"]);
+    }
+
     #[test]
     fn every_fixture_resource_round_trips() {
         let lines = crate::fixture::resource_lines();
