@@ -5,18 +5,35 @@ use super::handoff;
 use super::load_file::{load_claimed_file, FileOutcome};
 use crate::db::{job_lock, loader_files};
 use crate::params::Params;
-use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
 
-/// Set by SIGTERM (pg_terminate_backend, shutdown); never reset, unlike pgrx's flag.
+/// Set by SIGTERM (pg_terminate_backend, shutdown); never reset.
 pub fn stop_requested() -> bool {
     unsafe { pg_sys::ShutdownRequestPending != 0 }
+}
+
+/// SIGTERM: only flags the stop, and wakes the latch when it runs on the main
+/// thread. (A foreign thread in the process may be the one the kernel picks; it
+/// must not call into PostgreSQL, and the loading loop polls the flag anyway.)
+unsafe extern "C-unwind" fn on_sigterm(_signal: std::ffi::c_int) {
+    unsafe {
+        let saved_errno = *libc::__errno_location();
+        (&raw mut pg_sys::ShutdownRequestPending).write_volatile(1);
+        if crate::threads::on_main_thread() {
+            pg_sys::SetLatch(pg_sys::MyLatch);
+        }
+        *libc::__errno_location() = saved_errno;
+    }
 }
 
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn aidbox_bulk_worker_main(arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    unsafe {
+        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(on_sigterm));
+        pg_sys::BackgroundWorkerUnblockSignals();
+    }
     let handle = arg.value() as u32;
     let Some(payload) = handoff::take(handle) else {
         log!("aidbox_bulk worker: the job's parameters are gone; exiting");
