@@ -2,7 +2,7 @@
 //! workers, return at once.
 
 use super::raise;
-use crate::bucket::client::{build_client, runtime, ClientSettings};
+use crate::bucket::client::{build_client, runtime};
 use crate::bucket::listing::{list_objects, ObjectInfo};
 use crate::bucket::naming::{table_name, TypeSet};
 use crate::db::{indexes, job_lock, loader_files, schema};
@@ -98,11 +98,7 @@ fn start_job(raw: &Value) -> Result<Value> {
 /// Lists the bucket on a helper thread (with its own runtime), keeping the backend
 /// responsive to cancel requests meanwhile.
 fn list_bucket(params: &Params) -> Result<Vec<ObjectInfo>> {
-    let settings = ClientSettings {
-        account: params.account.clone(),
-        connect_timeout_ms: params.connect_timeout_ms,
-        read_timeout_ms: params.read_timeout_ms,
-    };
+    let settings = params.client_settings();
     let (bucket, prefixes) = (params.bucket_name.clone(), params.prefixes.clone());
     let (tx, rx) = channel();
     spawn_quiet("aidbox_bulk-list", move || {

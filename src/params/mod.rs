@@ -4,6 +4,7 @@ mod account;
 
 pub use account::Account;
 
+use crate::bucket::client::ClientSettings;
 use crate::error::{LoadError, Result};
 use crate::fhir::Converter;
 use serde_json::{Map, Value};
@@ -153,6 +154,15 @@ impl Params {
             correct_aidbox_format: bool_param(obj, "correct-aidbox-format?")?,
             schema,
         })
+    }
+
+    /// How this job talks to S3 (the listing and every GET).
+    pub fn client_settings(&self) -> ClientSettings {
+        ClientSettings {
+            account: self.account.clone(),
+            connect_timeout_ms: self.connect_timeout_ms,
+            read_timeout_ms: self.read_timeout_ms,
+        }
     }
 
     /// The FHIR → Aidbox converter of this job; None for `format: aidbox`.

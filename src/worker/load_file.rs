@@ -3,7 +3,6 @@
 
 use super::main::stop_requested;
 use super::transaction::run_in_transaction;
-use crate::bucket::client::ClientSettings;
 use crate::db::loader_files;
 use crate::db::loader_files::ClaimedFile;
 use crate::db::row_sink::RowSink;
@@ -33,11 +32,7 @@ pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
         resource_type: file.resource_type.clone(),
         converter: params.converter(),
         parse_threads: pipeline::parse_threads(params.thread_num),
-        settings: ClientSettings {
-            account: params.account.clone(),
-            connect_timeout_ms: params.connect_timeout_ms,
-            read_timeout_ms: params.read_timeout_ms,
-        },
+        settings: params.client_settings(),
     };
     let result = pipeline::start(job).and_then(|rows| in_file_transaction(params, file, rows));
     match result {
