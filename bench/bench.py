@@ -22,6 +22,7 @@ import gzip
 import io
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -179,7 +180,10 @@ def main():
     ap.add_argument("--mb", type=int, default=1000)
     ap.add_argument("--objects", type=int, default=48)
     ap.add_argument("--big-mb", type=int, default=1024)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per path, interleaved; the median is reported")
+    ap.add_argument("--paths", default="copy,copy2,t1,t2,t4,sql,gin", help="which paths to measure")
     args = ap.parse_args()
+    paths = set(args.paths.split(","))
 
     s3 = s3_client()
     t0 = time.monotonic()
@@ -220,43 +224,84 @@ def main():
         print(f"{name}: {secs:.1f} s, {rate:.0f} rows/s", flush=True)
         return rate
 
-    reset(conn, tbls)
-    copy_rate = row("(a) COPY, one session", copy_in(dbname, files))
-    assert checksum(conn, tbls) == expected
+    sizes = {}
 
-    reset(conn, tbls)
-    start = time.monotonic()
-    workers = [threading.Thread(target=copy_in, args=(dbname, halves[k])) for k in (0, 1)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    copy2_rate = row("(a) COPY, two sessions in parallel", time.monotonic() - start, base=copy_rate)
+    def total_size():
+        return sum(sql(conn, "SELECT pg_total_relation_size(%s::regclass)", [t])[0][0] for t in tbls)
 
-    for threads in (1, 2, 4):
+    def copy_one():
         reset(conn, tbls)
-        secs, loaded, peak = timed_load(conn, dbname, BUCKET, **{"thread-num": threads})
-        assert loaded == n
-        row(f"(b) load_from_bucket, thread-num {threads}", secs, peak, base=copy_rate)
-        assert checksum(conn, tbls) == expected, "loaded tables differ from COPY's"
-    conn.execute(f"ALTER DATABASE {dbname} SET aidbox_bulk.direct_insert = off")
-    reset(conn, tbls)
-    secs, loaded, peak = timed_load(conn, dbname, BUCKET, **{"thread-num": 1})
-    row("(b) thread-num 1 through SQL INSERT (aidbox_bulk.direct_insert = off)", secs, peak, base=copy_rate)
-    assert checksum(conn, tbls) == expected, "loaded tables differ from COPY's"
-    conn.execute(f"ALTER DATABASE {dbname} RESET aidbox_bulk.direct_insert")
-    results.append(("(b) thread-num 2 vs two COPY sessions", None, None, [r for r in results if r[0].endswith("thread-num 2")][0][1] / copy2_rate, None))
+        secs = copy_in(dbname, files)
+        assert checksum(conn, tbls) == expected
+        sizes["copy"] = total_size()
+        return secs, None
 
-    for t in tbls:
-        conn.execute(f"CREATE INDEX {t}_resource_gin ON {t} USING gin (resource)")
-    reset(conn, tbls)
-    gin_copy = row("(c) COPY into tables with a GIN index", copy_in(dbname, files))
-    reset(conn, tbls)
-    secs, loaded, peak = timed_load(conn, dbname, BUCKET, **{"thread-num": 2, "disable-idx?": True})
-    row("(c) load_from_bucket, disable-idx?, thread-num 2 (GIN rebuilt)", secs, peak, base=gin_copy)
-    assert all(f"{t}_resource_gin" in [r[0] for r in sql(conn, "SELECT indexname FROM pg_indexes WHERE tablename = %s", [t])] for t in tbls)
-    for t in tbls:
-        conn.execute(f"DROP INDEX {t}_resource_gin")
+    def copy_two():
+        reset(conn, tbls)
+        start = time.monotonic()
+        workers = [threading.Thread(target=copy_in, args=(dbname, halves[k])) for k in (0, 1)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return time.monotonic() - start, None
+
+    def load(threads, sql_insert=False):
+        def run():
+            if sql_insert:
+                conn.execute(f"ALTER DATABASE {dbname} SET aidbox_bulk.direct_insert = off")
+            reset(conn, tbls)
+            secs, loaded, peak = timed_load(conn, dbname, BUCKET, **{"thread-num": threads})
+            if sql_insert:
+                conn.execute(f"ALTER DATABASE {dbname} RESET aidbox_bulk.direct_insert")
+            assert loaded == n
+            assert checksum(conn, tbls) == expected, "loaded tables differ from COPY's"
+            sizes[f"t{threads}"] = total_size()
+            return secs, peak
+
+        return run
+
+    # Each selected path runs --repeat times, interleaved (round-robin), so that the disk's
+    # slow and fast minutes fall on every path alike; the median of the runs is reported.
+    plan = [
+        ("copy", "(a) COPY, one session", copy_one, None),
+        ("copy2", "(a) COPY, two sessions in parallel", copy_two, "copy"),
+        ("t1", "(b) load_from_bucket, thread-num 1", load(1), "copy"),
+        ("t2", "(b) load_from_bucket, thread-num 2", load(2), "copy"),
+        ("t4", "(b) load_from_bucket, thread-num 4", load(4), "copy"),
+        ("sql", "(b) thread-num 1 through SQL INSERT (aidbox_bulk.direct_insert = off)", load(1, True), "copy"),
+    ]
+    plan = [p for p in plan if p[0] in paths]
+    times = {key: [] for key, *_ in plan}
+    peaks = {key: 0 for key, *_ in plan}
+    for rep in range(args.repeat):
+        for key, name, fn, _ in plan:
+            secs, peak = fn()
+            times[key].append(secs)
+            peaks[key] = max(peaks[key], peak or 0)
+            print(f"  run {rep + 1}: {name}: {secs:.1f} s, {n / secs:.0f} rows/s", flush=True)
+    rates = {}
+    for key, name, _, base in plan:
+        secs = statistics.median(times[key])
+        rates[key] = n / secs
+        row(name, secs, peaks[key] if key.startswith(("t", "sql")) else None, rates.get(base))
+    if "t2" in rates and "copy2" in rates:
+        results.append(("(b) thread-num 2 vs two COPY sessions", None, None, rates["t2"] / rates["copy2"], None))
+
+    if "copy" in sizes and "t1" in sizes:
+        print(f"tables' size on disk: COPY {sizes['copy'] / 1e6:.0f} MB, load_from_bucket {sizes['t1'] / 1e6:.0f} MB", flush=True)
+
+    if "gin" in paths:
+        for t in tbls:
+            conn.execute(f"CREATE INDEX {t}_resource_gin ON {t} USING gin (resource)")
+        reset(conn, tbls)
+        gin_copy = row("(c) COPY into tables with a GIN index", copy_in(dbname, files))
+        reset(conn, tbls)
+        secs, loaded, peak = timed_load(conn, dbname, BUCKET, **{"thread-num": 2, "disable-idx?": True})
+        row("(c) load_from_bucket, disable-idx?, thread-num 2 (GIN rebuilt)", secs, peak, base=gin_copy)
+        assert all(f"{t}_resource_gin" in [r[0] for r in sql(conn, "SELECT indexname FROM pg_indexes WHERE tablename = %s", [t])] for t in tbls)
+        for t in tbls:
+            conn.execute(f"DROP INDEX {t}_resource_gin")
 
     big_line = None
     if big:

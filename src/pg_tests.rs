@@ -296,6 +296,83 @@ mod tests {
         assert!(DirectSink::open("public", "MyThing").unwrap().is_none());
     }
 
+    #[pg_test]
+    fn pglz_datums_built_off_the_main_thread_read_back_as_postgres_own() {
+        use crate::db::direct_sink::DirectSink;
+        use crate::load::row::compress_like_toast;
+        schema::ensure_base("public").unwrap();
+        schema::ensure_resource_tables("public", ["Patient", "Device"]).unwrap();
+        let mut sink = DirectSink::open("public", "Patient").unwrap().unwrap();
+        assert!(sink.compresses_with_pglz, "pglz is the default method");
+        let mut rows = Vec::new();
+        let mut texts = Vec::new();
+        // Every fixture resource (a few over the threshold), plus one far over it (kept
+        // compressed, then moved out of line by the toaster).
+        let lines = crate::fixture::resource_lines();
+        let names: Vec<String> = (0..20_000)
+            .map(|i| format!(r#"{{"text":"n{i}"}}"#))
+            .collect();
+        let huge = format!(r#"{{"id":"huge","name":[{}]}}"#, names.join(","));
+        for (i, (_, line)) in lines
+            .iter()
+            .map(|(t, l)| (t, l.as_str()))
+            .chain([(&"Patient".to_string(), huge.as_str())])
+            .enumerate()
+        {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let mut r = row(&format!("r{i}"), line);
+            compress_like_toast(&mut r, "Patient");
+            texts.push(value);
+            rows.push(r);
+        }
+        let compressed = rows.iter().filter(|r| r.jsonb[0] & 0x03 == 0x02).count();
+        assert!(compressed >= 100, "{compressed}");
+        for chunk in rows.chunks(1000) {
+            sink.insert(chunk.to_vec()).unwrap();
+        }
+        sink.finish();
+        let methods = Spi::get_one::<String>(
+            "SELECT string_agg(DISTINCT coalesce(pg_column_compression(resource), 'none'), ',') FROM patient",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(methods, "none,pglz");
+        Spi::connect(|client| {
+            let found = client
+                .select(
+                    "SELECT id, resource::text FROM patient ORDER BY substr(id, 2)::int",
+                    None,
+                    &[],
+                )
+                .unwrap();
+            let mut n = 0;
+            for (r, expected) in found.zip(&texts) {
+                let text = r.get::<String>(2).unwrap().unwrap();
+                let stored: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    &stored,
+                    expected,
+                    "{}",
+                    r.get::<String>(1).unwrap().unwrap()
+                );
+                n += 1;
+            }
+            assert_eq!(n, texts.len());
+        });
+        let outside = Spi::get_one::<bool>(
+            "SELECT pg_column_size(resource) < 100000 AND pg_total_relation_size(reltoastrelid) > 8192
+               FROM patient, pg_class WHERE id = 'r7160' AND relname = 'patient'",
+        )
+        .unwrap();
+        assert_eq!(outside, Some(true));
+
+        // A column set to lz4 is left to the backend.
+        Spi::run("ALTER TABLE device ALTER COLUMN resource SET COMPRESSION lz4").unwrap();
+        let device = DirectSink::open("public", "Device").unwrap().unwrap();
+        assert!(!device.compresses_with_pglz);
+        device.finish();
+    }
+
     #[pg_test(error = "duplicate key value violates unique constraint \"patient_pkey\"")]
     fn the_direct_sink_enforces_the_primary_key() {
         schema::ensure_base("public").unwrap();

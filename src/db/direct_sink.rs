@@ -39,20 +39,32 @@ pub struct DirectSink {
     created: pg_sys::Datum,
     resource_type: pg_sys::Datum,
     command_id: pg_sys::CommandId,
+    /// The `resource` column compresses with pglz (its own setting, or the default's).
+    pub compresses_with_pglz: bool,
+}
+
+/// What `qualify` found: the table, its sequence, the `created` label, the layout.
+struct Qualified {
+    relid: pg_sys::Oid,
+    sequence: pg_sys::Oid,
+    created: pg_sys::Oid,
+    columns: Columns,
+    pglz: bool,
 }
 
 /// What the catalog says about a candidate table; None when it does not qualify.
-fn qualify(
-    schema: &str,
-    table: &str,
-) -> Result<Option<(pg_sys::Oid, pg_sys::Oid, pg_sys::Oid, Columns)>> {
+fn qualify(schema: &str, table: &str) -> Result<Option<Qualified>> {
     let found = Spi::connect(|client| {
         let rows = client
             .select(
                 "SELECT c.oid,
                         to_regclass(quote_ident($1) || '.transaction_id_seq')::oid,
                         (SELECT e.oid FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid
-                          WHERE a.attrelid = c.oid AND a.attname = 'status' AND e.enumlabel = 'created')
+                          WHERE a.attrelid = c.oid AND a.attname = 'status' AND e.enumlabel = 'created'),
+                        (SELECT a.attstorage IN ('x', 'm')
+                                AND coalesce(nullif(a.attcompression::text, ''),
+                                             left(current_setting('default_toast_compression'), 1)) = 'p'
+                           FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'resource')
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'
                     AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'heap')
@@ -62,17 +74,18 @@ fn qualify(
                 &[schema.into(), table.into()],
             )
             .map_err(spi_error)?;
-        let mut found = (None, None, None);
+        let mut found = (None, None, None, None);
         for row in rows {
             found = (
                 row.get::<pg_sys::Oid>(1).map_err(spi_error)?,
                 row.get::<pg_sys::Oid>(2).map_err(spi_error)?,
                 row.get::<pg_sys::Oid>(3).map_err(spi_error)?,
+                row.get::<bool>(4).map_err(spi_error)?,
             );
         }
         Ok::<_, crate::error::LoadError>(found)
     })?;
-    let (Some(relid), Some(sequence), Some(created)) = found else {
+    let (Some(relid), Some(sequence), Some(created), pglz) = found else {
         return Ok(None);
     };
     let layout = Spi::connect(|client| {
@@ -138,15 +151,26 @@ fn qualify(
             _ => None,
         })
     })?;
-    Ok(layout.map(|columns| (relid, sequence, created, columns)))
+    Ok(layout.map(|columns| Qualified {
+        relid,
+        sequence,
+        created,
+        columns,
+        pglz: pglz.unwrap_or(false),
+    }))
 }
 
 impl DirectSink {
     /// Opens the fast path for `schema.lower(resource_type)`, or None to use SQL.
     /// Everything it allocates lives in the file's transaction.
     pub fn open(schema: &str, resource_type: &str) -> Result<Option<DirectSink>> {
-        let Some((relid, sequence, created, columns)) =
-            qualify(schema, &table_name(resource_type))?
+        let Some(Qualified {
+            relid,
+            sequence,
+            created,
+            columns,
+            pglz,
+        }) = qualify(schema, &table_name(resource_type))?
         else {
             return Ok(None);
         };
@@ -173,6 +197,7 @@ impl DirectSink {
                 created: pg_sys::Datum::from(created),
                 resource_type: pg_sys::Datum::from(text),
                 command_id: pg_sys::GetCurrentCommandId(true),
+                compresses_with_pglz: pglz,
             }))
         }
     }

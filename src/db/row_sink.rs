@@ -34,6 +34,12 @@ impl RowSink {
         Ok(RowSink::Sql(SqlSink::new(schema, resource_type, upsert)))
     }
 
+    /// Whether rows may carry pglz-compressed resources (only the heap path: SQL
+    /// arrays must hold plain values).
+    pub fn takes_compressed(&self) -> bool {
+        matches!(self, RowSink::Direct(d) if d.compresses_with_pglz)
+    }
+
     pub fn insert(&mut self, rows: Vec<Row>) -> Result<()> {
         match self {
             RowSink::Direct(d) => d.insert(rows),

@@ -4,6 +4,7 @@
 //! `numeric` varlenas, 4-byte alignment), so the backend only copies finished datums.
 
 mod numeric;
+pub mod pglz;
 
 use serde_json::{Map, Value};
 

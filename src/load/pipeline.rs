@@ -3,7 +3,7 @@
 //! the object's size.
 
 use super::lines::Lines;
-use super::row::{encode_line, Row};
+use super::row::{compress_like_toast, encode_line, Row};
 use crate::bucket::client::{build_client, runtime, ClientSettings};
 use crate::bucket::object_reader::ObjectReader;
 use crate::error::{LoadError, Result};
@@ -29,6 +29,8 @@ pub struct FileJob {
     pub settings: ClientSettings,
     /// Threads parsing this file's batches.
     pub parse_threads: usize,
+    /// Compress large resources with pglz here (the sink takes compressed datums).
+    pub compress: bool,
 }
 
 #[derive(Debug)]
@@ -94,12 +96,16 @@ fn encode_batch(job: &FileJob, raw: &RawBatch) -> Result<Vec<Row>> {
     raw.lines
         .iter()
         .map(|(line_no, start, end)| {
-            encode_line(
+            let mut row = encode_line(
                 &raw.data[*start..*end],
                 *line_no,
                 &job.resource_type,
                 job.converter.as_ref(),
-            )
+            )?;
+            if job.compress {
+                compress_like_toast(&mut row, &job.resource_type);
+            }
+            Ok(row)
         })
         .collect()
 }
@@ -195,6 +201,7 @@ mod tests {
             converter: Some(Converter::default()),
             settings: ClientSettings::default(),
             parse_threads: 1,
+            compress: false,
         }
     }
 

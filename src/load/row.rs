@@ -6,11 +6,28 @@ use crate::jsonb;
 use serde_json::{Map, Value};
 
 /// What the main thread inserts: the id column and the finished `resource` jsonb
-/// datum (built here, off the main thread, byte for byte as `jsonb_in` would).
+/// datum (built here, off the main thread, byte for byte as `jsonb_in` would; pglz
+/// compressed when the row will be over the TOAST threshold and the sink asked for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub id: String,
     pub jsonb: Vec<u8>,
+}
+
+/// The heap compresses a row's largest value once the row's data passes
+/// TOAST_TUPLE_TARGET (2032 bytes with 8 KB pages) less the 24-byte tuple header.
+const TOAST_DATA_TARGET: usize = 2032 - 24;
+/// The Aidbox columns besides id, resource_type and resource: txid, ts, cts (8 bytes
+/// each), status (4), varlena headers and alignment.
+const OTHER_COLUMNS: usize = 40;
+
+/// Compresses the row's resource as the heap would, so the backend does not have to.
+pub fn compress_like_toast(row: &mut Row, resource_type: &str) {
+    if row.jsonb.len() + row.id.len() + resource_type.len() + OTHER_COLUMNS > TOAST_DATA_TARGET {
+        if let Some(compressed) = jsonb::pglz::compress_datum(&row.jsonb) {
+            row.jsonb = compressed;
+        }
+    }
 }
 
 /// Parses, checks and converts one non-blank line (`line_no` counts from 1).
@@ -123,6 +140,25 @@ mod tests {
             encode(r#"{"id":"p1","n":1e5000}"#).unwrap_err(),
             LoadError::InvalidValue { line: 3, .. }
         ));
+    }
+
+    #[test]
+    fn only_rows_over_the_toast_threshold_are_compressed() {
+        let small = encode(r#"{"id":"p1","name":[{"text":"a"}]}"#).unwrap();
+        let mut row = small.clone();
+        compress_like_toast(&mut row, "Patient");
+        assert_eq!(row, small);
+        let names: Vec<String> = (0..200)
+            .map(|i| format!(r#"{{"text":"name {i}"}}"#))
+            .collect();
+        let big = encode(&format!(r#"{{"id":"p1","name":[{}]}}"#, names.join(","))).unwrap();
+        let mut row = big.clone();
+        compress_like_toast(&mut row, "Patient");
+        assert!(row.jsonb.len() < big.jsonb.len() / 2);
+        assert_eq!(
+            jsonb::pglz::decompress_datum(&row.jsonb).unwrap(),
+            big.jsonb
+        );
     }
 
     #[test]

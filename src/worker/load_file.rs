@@ -33,9 +33,9 @@ pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
         converter: params.converter(),
         parse_threads: pipeline::parse_threads(params.thread_num),
         settings: params.client_settings(),
+        compress: false,
     };
-    let result = pipeline::start(job).and_then(|rows| in_file_transaction(params, file, rows));
-    match result {
+    match in_file_transaction(params, file, job) {
         Ok(()) => FileOutcome::Done,
         Err(LoadError::Interrupted) => FileOutcome::Interrupted,
         Err(err) => {
@@ -48,18 +48,21 @@ pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
     }
 }
 
-/// Runs the file's transaction; on any error it is rolled back whole.
-fn in_file_transaction(params: &Params, file: &ClaimedFile, rows: Receiver<Message>) -> Result<()> {
+/// Runs the file's transaction; on any error it is rolled back whole. The sink is
+/// chosen first: it tells the reading threads whether to compress for it.
+fn in_file_transaction(params: &Params, file: &ClaimedFile, mut job: FileJob) -> Result<()> {
     run_in_transaction(|| {
         // A lost commit only means the file is loaded again: its LoaderFile commits with it.
         Spi::run("SET LOCAL synchronous_commit = off").map_err(crate::db::spi_error)?;
-        let loaded = insert_all(params, file, &rows)?;
+        let sink = RowSink::open(&params.schema, &file.resource_type, params.upsert)?;
+        job.compress = sink.takes_compressed();
+        let rows = pipeline::start(job.clone())?;
+        let loaded = insert_all(sink, &rows)?;
         loader_files::mark_done(&params.schema, &file.id, loaded as i64)
     })
 }
 
-fn insert_all(params: &Params, file: &ClaimedFile, rows: &Receiver<Message>) -> Result<u64> {
-    let mut sink = RowSink::open(&params.schema, &file.resource_type, params.upsert)?;
+fn insert_all(mut sink: RowSink, rows: &Receiver<Message>) -> Result<u64> {
     loop {
         if stop_requested() {
             return Err(LoadError::Interrupted);
