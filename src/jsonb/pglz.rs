@@ -202,7 +202,7 @@ mod tests {
     fn long_runs_use_long_tags_and_far_offsets() {
         let mut body = vec![b'a'; 5000];
         body.extend((0..6000u32).map(|i| (i % 251) as u8));
-        body.extend_from_slice(&body[100..400].to_vec());
+        body.extend_from_within(100..400);
         let d = datum(&body);
         let c = compress_datum(&d).unwrap();
         assert!(c.len() < d.len() / 2, "{}", c.len());
