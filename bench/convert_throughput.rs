@@ -3,14 +3,16 @@
 //! usage: cargo run --release --example convert_throughput [seconds]
 //!
 //! Measures, over the Synthea fixture's 7,160 resources repeated for a few seconds:
-//! - parse only (serde_json, the lower bound of any line's cost);
-//! - convert only (FHIR -> Aidbox on an already parsed value);
-//! - the whole per-line work of the parsing thread: parse, check, strip, convert,
-//!   serialize (`encode_line`).
+//! - parse only, with serde_json (a reference point: the loader used it before);
+//! - parse only, into the loader's own tree (`json::parse`);
+//! - parse and convert (FHIR -> Aidbox);
+//! - the whole per-line work of a parsing thread: parse, check, strip, convert,
+//!   encode the jsonb datum (`encode_line`);
+//! - the same plus pglz compression of rows over the TOAST threshold.
 
 use aidbox_bulk::fhir::Converter;
-use aidbox_bulk::load::row::encode_line;
-use serde_json::Value;
+use aidbox_bulk::json::{self, Json};
+use aidbox_bulk::load::row::{compress_like_toast, encode_line};
 use std::time::{Duration, Instant};
 
 /// Runs `pass` over all lines until `budget` has passed; returns MB/s and lines/s.
@@ -35,6 +37,9 @@ fn measure(
     )
 }
 
+/// One measured step: (resource type, line) -> ().
+type Step<'a> = Box<dyn Fn(&str, &str) + 'a>;
+
 fn main() {
     let seconds: u64 = std::env::args()
         .nth(1)
@@ -46,43 +51,50 @@ fn main() {
     println!("input: {} resources, {mb:.1} MB of NDJSON (Synthea fixture), {seconds} s per measure, one thread", lines.len());
     let converter = Converter::default();
 
-    let (parse_mbs, parse_lps) = measure(&lines, budget, |_, line| {
-        let v: Value = serde_json::from_str(line).unwrap();
-        std::hint::black_box(v);
-    });
-    let parsed: Vec<(String, serde_json::Map<String, Value>)> = lines
-        .iter()
-        .map(|(rt, l)| (rt.clone(), serde_json::from_str(l).unwrap()))
-        .collect();
-    let start = Instant::now();
-    let mut rounds = 0usize;
-    while start.elapsed() < budget {
-        for (rt, obj) in &parsed {
-            let mut copy = obj.clone();
-            converter.to_aidbox(rt, &mut copy);
-            std::hint::black_box(copy);
-        }
-        rounds += 1;
-    }
-    let clone_and_convert = start.elapsed().as_secs_f64();
-    let clone_start = Instant::now();
-    for _ in 0..rounds {
-        for (_, obj) in &parsed {
-            std::hint::black_box(obj.clone());
-        }
-    }
-    let convert_secs = (clone_and_convert - clone_start.elapsed().as_secs_f64()).max(1e-9);
-    let convert_mbs = mb * rounds as f64 / convert_secs;
-    let (encode_mbs, encode_lps) = measure(&lines, budget, |rt, line| {
-        let row = encode_line(line.as_bytes(), 1, rt, Some(&converter)).unwrap();
-        std::hint::black_box(row);
-    });
+    let steps: [(&str, Step); 5] = [
+        (
+            "parse only (serde_json tree, for reference)",
+            Box::new(|_, line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                std::hint::black_box(v);
+            }),
+        ),
+        (
+            "parse only (json::parse)",
+            Box::new(|_, line| {
+                std::hint::black_box(json::parse(line).unwrap());
+            }),
+        ),
+        (
+            "parse + convert (FHIR -> Aidbox)",
+            Box::new(|rt, line| {
+                let Json::Object(mut obj) = json::parse(line).unwrap() else {
+                    panic!("not an object")
+                };
+                converter.to_aidbox(rt, &mut obj);
+                std::hint::black_box(obj);
+            }),
+        ),
+        (
+            "whole line: parse, check, strip, convert, encode the jsonb datum",
+            Box::new(|rt, line| {
+                let row = encode_line(line.as_bytes(), 1, rt, Some(&converter)).unwrap();
+                std::hint::black_box(row);
+            }),
+        ),
+        (
+            "whole line + pglz for rows over the TOAST threshold",
+            Box::new(|rt, line| {
+                let mut row = encode_line(line.as_bytes(), 1, rt, Some(&converter)).unwrap();
+                compress_like_toast(&mut row, rt);
+                std::hint::black_box(row);
+            }),
+        ),
+    ];
     println!("| step | MB/s | resources/s |");
     println!("|---|---:|---:|");
-    println!("| parse only (serde_json) | {parse_mbs:.0} | {parse_lps:.0} |");
-    println!(
-        "| convert only (FHIR -> Aidbox, parsed value, clone cost removed) | {convert_mbs:.0} | {:.0} |",
-        lines.len() as f64 * rounds as f64 / convert_secs
-    );
-    println!("| whole line: parse + check + strip + convert + serialize | {encode_mbs:.0} | {encode_lps:.0} |");
+    for (name, step) in &steps {
+        let (mbs, lps) = measure(&lines, budget, |rt, line| step(rt, line));
+        println!("| {name} | {mbs:.0} | {lps:.0} |");
+    }
 }

@@ -10,6 +10,7 @@ pub mod fhir;
 pub mod fixture;
 pub mod indexes;
 pub mod job;
+pub mod json;
 pub mod jsonb;
 pub mod load;
 pub mod params;

@@ -3,33 +3,38 @@
 //! (conditional `Practitioner?identifier=…`, versioned `Patient/1/_history/2`) is kept
 //! as it is, so nothing is lost.
 
+use crate::json::{Json, Object};
 use serde_json::{Map, Value};
 
 /// Keys whose presence makes a conversion ambiguous: then the Reference is kept.
 const AIDBOX_KEYS: [&str; 4] = ["resourceType", "id", "uri", "localRef"];
 
-pub fn to_aidbox(reference: &mut Map<String, Value>) {
-    if AIDBOX_KEYS.iter().any(|k| reference.contains_key(*k)) {
+pub fn to_aidbox(reference: &mut Object) {
+    if AIDBOX_KEYS.iter().any(|k| reference.contains_key(k)) {
         return;
     }
-    let Some(Value::String(text)) = reference.get("reference") else {
+    let Some(Json::String(text)) = reference.get("reference") else {
         return;
     };
-    let replacement: Vec<(&str, String)> = if let Some(local) = text.strip_prefix('#') {
-        if local.is_empty() {
-            return; // "#" alone points at the containing resource
-        }
-        vec![("localRef", local.to_string())]
-    } else if is_absolute(text) {
-        vec![("uri", text.clone())]
-    } else if let Some((ty, id)) = relative(text) {
-        vec![("resourceType", ty.to_string()), ("id", id.to_string())]
-    } else {
-        return;
-    };
+    let replacement: [Option<(&'static str, String)>; 2] =
+        if let Some(local) = text.strip_prefix('#') {
+            if local.is_empty() {
+                return; // "#" alone points at the containing resource
+            }
+            [Some(("localRef", local.to_string())), None]
+        } else if is_absolute(text) {
+            [Some(("uri", text.to_string())), None]
+        } else if let Some((ty, id)) = relative(text) {
+            [
+                Some(("resourceType", ty.to_string())),
+                Some(("id", id.to_string())),
+            ]
+        } else {
+            return;
+        };
     reference.remove("reference");
-    for (k, v) in replacement {
-        reference.insert(k.to_string(), Value::String(v));
+    for (k, v) in replacement.into_iter().flatten() {
+        reference.insert(k, Json::String(v.into()));
     }
 }
 
@@ -85,9 +90,14 @@ mod tests {
     use serde_json::json;
 
     fn there_and_back(fhir: Value, aidbox: Value) {
-        let mut m = fhir.as_object().unwrap().clone();
-        to_aidbox(&mut m);
-        assert_eq!(Value::Object(m.clone()), aidbox);
+        let text = fhir.to_string();
+        let Json::Object(mut obj) = crate::json::parse(&text).unwrap() else {
+            panic!()
+        };
+        to_aidbox(&mut obj);
+        let converted = Json::Object(obj).to_serde();
+        assert_eq!(converted, aidbox);
+        let mut m = converted.as_object().unwrap().clone();
         to_fhir(&mut m);
         assert_eq!(Value::Object(m), fhir);
     }

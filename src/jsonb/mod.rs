@@ -6,7 +6,7 @@
 mod numeric;
 pub mod pglz;
 
-use serde_json::{Map, Value};
+use crate::json::{Json, Object};
 
 const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
 const JENTRY_HAS_OFF: u32 = 0x8000_0000;
@@ -28,11 +28,11 @@ const JB_CMASK: u32 = 0x0FFF_FFFF;
 pub struct JsonbError(pub String);
 
 /// The complete varlena datum (4-byte header included) of `value` as jsonb.
-pub fn encode(value: &Value) -> Result<Vec<u8>, JsonbError> {
-    let mut buf = Vec::with_capacity(256);
+pub fn encode(value: &Json) -> Result<Vec<u8>, JsonbError> {
+    let mut buf = Vec::with_capacity(1024);
     buf.extend_from_slice(&[0; 4]);
     match value {
-        Value::Object(_) | Value::Array(_) => {
+        Json::Object(_) | Json::Array(_) => {
             encode_value(&mut buf, value)?;
         }
         scalar => {
@@ -62,20 +62,20 @@ fn pad_to_int(buf: &mut Vec<u8>) -> u32 {
 }
 
 /// Writes one value; returns its JEntry (type bits | length).
-fn encode_value(buf: &mut Vec<u8>, value: &Value) -> Result<u32, JsonbError> {
+fn encode_value(buf: &mut Vec<u8>, value: &Json) -> Result<u32, JsonbError> {
     Ok(match value {
-        Value::Null => JENTRY_ISNULL,
-        Value::Bool(true) => JENTRY_ISBOOL_TRUE,
-        Value::Bool(false) => JENTRY_ISBOOL_FALSE,
-        Value::String(s) => encode_string(buf, s)?,
-        Value::Number(n) => {
+        Json::Null => JENTRY_ISNULL,
+        Json::Bool(true) => JENTRY_ISBOOL_TRUE,
+        Json::Bool(false) => JENTRY_ISBOOL_FALSE,
+        Json::String(s) => encode_string(buf, s)?,
+        Json::Number(n) => {
             let pad = pad_to_int(buf);
             let start = buf.len();
-            numeric::encode(&n.to_string(), buf).map_err(|e| JsonbError(e.0))?;
+            numeric::encode(n, buf).map_err(|e| JsonbError(e.0))?;
             JENTRY_ISNUMERIC | (pad + (buf.len() - start) as u32)
         }
-        Value::Array(items) => encode_array(buf, items, 0)?,
-        Value::Object(map) => encode_object(buf, map)?,
+        Json::Array(items) => encode_array(buf, items, 0)?,
+        Json::Object(obj) => encode_object(buf, obj)?,
     })
 }
 
@@ -118,7 +118,7 @@ fn write_children(
     Ok(())
 }
 
-fn encode_array(buf: &mut Vec<u8>, items: &[Value], flags: u32) -> Result<u32, JsonbError> {
+fn encode_array(buf: &mut Vec<u8>, items: &[Json], flags: u32) -> Result<u32, JsonbError> {
     let base = buf.len();
     pad_to_int(buf);
     let count = u32::try_from(items.len())
@@ -130,16 +130,11 @@ fn encode_array(buf: &mut Vec<u8>, items: &[Value], flags: u32) -> Result<u32, J
     Ok(JENTRY_ISCONTAINER | (buf.len() - base) as u32)
 }
 
-fn encode_object(buf: &mut Vec<u8>, map: &Map<String, Value>) -> Result<u32, JsonbError> {
+fn encode_object(buf: &mut Vec<u8>, obj: &Object) -> Result<u32, JsonbError> {
     let base = buf.len();
     pad_to_int(buf);
-    // jsonb's key order: shorter keys first, then bytewise.
-    let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
-    pairs.sort_by(|a, b| {
-        a.0.len()
-            .cmp(&b.0.len())
-            .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
-    });
+    // Members are unique and already in jsonb's key order.
+    let pairs = obj.members();
     let n = pairs.len();
     let count = u32::try_from(n)
         .ok()
@@ -148,9 +143,9 @@ fn encode_object(buf: &mut Vec<u8>, map: &Map<String, Value>) -> Result<u32, Jso
     buf.extend_from_slice(&(count | JB_FOBJECT).to_le_bytes());
     write_children(buf, 2 * n, |buf, i| {
         if i < n {
-            encode_string(buf, pairs[i].0)
+            encode_string(buf, &pairs[i].0)
         } else {
-            encode_value(buf, pairs[i - n].1)
+            encode_value(buf, &pairs[i - n].1)
         }
     })?;
     Ok(JENTRY_ISCONTAINER | (buf.len() - base) as u32)
@@ -159,7 +154,10 @@ fn encode_object(buf: &mut Vec<u8>, map: &Map<String, Value>) -> Result<u32, Jso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn encode_text(text: &str) -> Result<Vec<u8>, JsonbError> {
+        encode(&crate::json::parse(text).unwrap())
+    }
 
     fn u32s(b: &[u8]) -> Vec<u32> {
         b.chunks(4)
@@ -169,14 +167,14 @@ mod tests {
 
     #[test]
     fn an_empty_object_and_array() {
-        assert_eq!(u32s(&encode(&json!({})).unwrap()), vec![8 << 2, JB_FOBJECT]);
-        assert_eq!(u32s(&encode(&json!([])).unwrap()), vec![8 << 2, JB_FARRAY]);
+        assert_eq!(u32s(&encode_text("{}").unwrap()), vec![8 << 2, JB_FOBJECT]);
+        assert_eq!(u32s(&encode_text("[]").unwrap()), vec![8 << 2, JB_FARRAY]);
     }
 
     #[test]
     fn a_small_object_layout() {
         // {"bb": true, "a": "x"}: keys sorted by length: "a", "bb"; then values "x", true.
-        let b = encode(&json!({"bb": true, "a": "x"})).unwrap();
+        let b = encode_text(r#"{"bb": true, "a": "x"}"#).unwrap();
         let head = u32s(&b[..24]);
         assert_eq!(head[1], 2 | JB_FOBJECT);
         assert_eq!(head[2], JENTRY_HAS_OFF | 1); // "a", first entry stores its end offset
@@ -189,7 +187,7 @@ mod tests {
 
     #[test]
     fn scalars_at_the_top_are_raw_scalar_arrays() {
-        let b = encode(&json!("s")).unwrap();
+        let b = encode_text(r#""s""#).unwrap();
         assert_eq!(
             u32s(&b[..12]),
             vec![13 << 2, 1 | JB_FARRAY | JB_FSCALAR, JENTRY_HAS_OFF | 1]
@@ -198,7 +196,7 @@ mod tests {
 
     #[test]
     fn nul_characters_are_refused_like_jsonb_in() {
-        let err = encode(&json!({"a": "x\u{0}y"})).unwrap_err();
+        let err = encode_text(r#"{"a": "x\u0000y"}"#).unwrap_err();
         assert!(err.0.contains("\\u0000"), "{err:?}");
     }
 }

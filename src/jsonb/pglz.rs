@@ -22,17 +22,20 @@ const HASH_BITS: u32 = 12;
 const CHAIN_DEPTH: usize = 6;
 /// A match this long ends the search (pglz's `match_size_good`).
 const GOOD_MATCH: usize = 128;
-/// pglz's default strategy: inputs under 32 bytes are not compressed, a result must
-/// save 25 %, and no match in the first 1 KB gives up.
+/// Inputs under 32 bytes are not compressed (as pglz's default strategy).
 const MIN_INPUT: usize = 32;
-const NEED_RATE_PERCENT: usize = 25;
-const FIRST_SUCCESS_BY: usize = 1024;
 /// `TOAST_PGLZ_COMPRESSION_ID` in the varlena's compression bits.
 const PGLZ_METHOD: u32 = 0;
 const VARHDRSZ_COMPRESSED: usize = 8;
 
 /// The compressed-inline varlena for `datum` (a plain 4-byte-header varlena), or None
-/// when pglz's default strategy would not compress it (too small, saves under 25 %).
+/// when it would not be smaller.
+///
+/// Unlike pglz's default strategy this keeps any saving, not only 25 % or more: a
+/// datum handed over uncompressed makes the backend try (and fail) again on its
+/// own thread before it moves the value out of line. Text that LZ cannot shrink by
+/// a quarter, such as base64 attachments, is then stored compressed and out of line
+/// instead of uncompressed and out of line.
 pub fn compress_datum(datum: &[u8]) -> Option<Vec<u8>> {
     let raw = datum.get(4..)?;
     if raw.len() < MIN_INPUT || raw.len() >= 1 << 30 {
@@ -40,8 +43,7 @@ pub fn compress_datum(datum: &[u8]) -> Option<Vec<u8>> {
     }
     let mut out = Vec::with_capacity(VARHDRSZ_COMPRESSED + raw.len());
     out.extend_from_slice(&[0; VARHDRSZ_COMPRESSED]);
-    let max_len = raw.len() * (100 - NEED_RATE_PERCENT) / 100;
-    compress(raw, &mut out, VARHDRSZ_COMPRESSED + max_len)?;
+    compress(raw, &mut out, datum.len() - 1)?;
     // Header: 4-byte varlena, compressed (low bits 0b10); then raw size and method.
     let header = ((out.len() as u32) << 2) | 0x02;
     out[..4].copy_from_slice(&header.to_le_bytes());
@@ -50,29 +52,48 @@ pub fn compress_datum(datum: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn hash(window: &[u8]) -> usize {
-    let v = u32::from_le_bytes([window[0], window[1], window[2], window[3]]);
+fn hash(input: &[u8], at: usize) -> usize {
+    let v = u32::from_le_bytes([input[at], input[at + 1], input[at + 2], input[at + 3]]);
     (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+}
+
+/// Earlier positions by the hash of their next 4 bytes, as chains (position + 1,
+/// 0 = none): `head[h]` is the latest with hash h, `prev[i]` the one before i.
+struct History {
+    head: Vec<u32>,
+    prev: Vec<u32>,
+}
+
+impl History {
+    fn new(len: usize) -> History {
+        History {
+            head: vec![0; 1 << HASH_BITS],
+            prev: vec![0; len],
+        }
+    }
+
+    /// Adds position `at`; returns the chain it continues.
+    fn remember(&mut self, input: &[u8], at: usize) -> u32 {
+        let h = hash(input, at);
+        let before = self.head[h];
+        self.prev[at] = before;
+        self.head[h] = at as u32 + 1;
+        before
+    }
 }
 
 /// Appends the pglz stream for `input` to `out`; None once `out` would pass `limit`.
 fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<()> {
-    // head[h] and prev[i] hold position + 1 (0 = none).
-    let mut head = vec![0u32; 1 << HASH_BITS];
-    let mut prev = vec![0u32; input.len()];
+    let mut history = History::new(input.len());
+    let hashed_end = input.len().saturating_sub(3);
     let mut control_at = out.len();
     let mut control_bit = 8u32;
-    let mut matched = false;
     let mut i = 0;
-    let remember = |head: &mut Vec<u32>, prev: &mut Vec<u32>, at: usize| {
-        if at + 4 <= input.len() {
-            let h = hash(&input[at..]);
-            prev[at] = head[h];
-            head[h] = at as u32 + 1;
-        }
-    };
+    // Literals since the last match: past 32 of them (incompressible text such as
+    // base64) only every n-th position is looked up, as LZ4 does.
+    let mut misses = 0usize;
     while i < input.len() {
-        if out.len() > limit || (!matched && i >= FIRST_SUCCESS_BY) {
+        if out.len() > limit {
             return None;
         }
         if control_bit == 8 {
@@ -80,38 +101,42 @@ fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<()> {
             out.push(0);
             control_bit = 0;
         }
-        let (len, offset) = longest_match(input, i, &head, &prev);
-        if len >= MIN_MATCH {
-            matched = true;
-            out[control_at] |= 1 << control_bit;
-            let hi = ((offset >> 8) as u8) << 4;
-            if len > 17 {
-                out.extend_from_slice(&[hi | 0x0f, offset as u8, (len - 18) as u8]);
-            } else {
-                out.extend_from_slice(&[hi | (len - 3) as u8, offset as u8]);
-            }
-            for at in i..i + len {
-                remember(&mut head, &mut prev, at);
-            }
-            i += len;
-        } else {
-            out.push(input[i]);
-            remember(&mut head, &mut prev, i);
-            i += 1;
-        }
         control_bit += 1;
+        if i >= hashed_end || (misses >= 32 && !misses.is_multiple_of(1 + (misses >> 5).min(7))) {
+            out.push(input[i]);
+            misses += 1;
+            i += 1;
+            continue;
+        }
+        let candidate = history.remember(input, i);
+        let (len, offset) = longest_match(input, i, candidate, &history.prev);
+        if len < MIN_MATCH {
+            out.push(input[i]);
+            misses += 1;
+            i += 1;
+            continue;
+        }
+        misses = 0;
+        out[control_at] |= 1 << (control_bit - 1);
+        let hi = ((offset >> 8) as u8) << 4;
+        if len > 17 {
+            out.extend_from_slice(&[hi | 0x0f, offset as u8, (len - 18) as u8]);
+        } else {
+            out.extend_from_slice(&[hi | (len - 3) as u8, offset as u8]);
+        }
+        for at in i + 1..(i + len).min(hashed_end) {
+            history.remember(input, at);
+        }
+        i += len;
     }
     (out.len() <= limit).then_some(())
 }
 
-/// The longest earlier match at `at` within the offset range: (length, offset).
-fn longest_match(input: &[u8], at: usize, head: &[u32], prev: &[u32]) -> (usize, usize) {
-    if at + 4 > input.len() {
-        return (0, 0);
-    }
+/// The longest earlier match at `at`, following the hash chain from `candidate`
+/// (a position + 1) within the offset range: (length, offset).
+fn longest_match(input: &[u8], at: usize, mut candidate: u32, prev: &[u32]) -> (usize, usize) {
     let max = (input.len() - at).min(MAX_MATCH);
     let mut best = (0, 0);
-    let mut candidate = head[hash(&input[at..])];
     for _ in 0..CHAIN_DEPTH {
         if candidate == 0 {
             break;
@@ -121,11 +146,7 @@ fn longest_match(input: &[u8], at: usize, head: &[u32], prev: &[u32]) -> (usize,
         if offset > MAX_OFFSET {
             break;
         }
-        let len = input[from..]
-            .iter()
-            .zip(&input[at..at + max])
-            .take_while(|(a, b)| a == b)
-            .count();
+        let len = common_prefix(&input[from..], &input[at..at + max]);
         if len > best.0 {
             best = (len, offset);
             if len >= GOOD_MATCH.min(max) {
@@ -135,6 +156,23 @@ fn longest_match(input: &[u8], at: usize, head: &[u32], prev: &[u32]) -> (usize,
         candidate = prev[from];
     }
     best
+}
+
+/// How many leading bytes `a` and `b` share (at most `b.len()`), 8 at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    while n + 8 <= b.len() {
+        let x = u64::from_le_bytes(a[n..n + 8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(b[n..n + 8].try_into().unwrap_or([0; 8]));
+        if x != y {
+            return n + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while n < b.len() && a[n] == b[n] {
+        n += 1;
+    }
+    n
 }
 
 #[cfg(test)]
@@ -192,7 +230,7 @@ mod tests {
         for (_, line) in crate::fixture::resource_lines().iter().take(2000) {
             let d = datum(line.as_bytes());
             if let Some(c) = compress_datum(&d) {
-                assert!(c.len() <= 8 + (d.len() - 4) * 3 / 4);
+                assert!(c.len() < d.len());
                 assert_eq!(decompress_datum(&c).as_deref(), Some(&d[..]));
             }
         }
@@ -210,9 +248,8 @@ mod tests {
     }
 
     #[test]
-    fn pglz_declines_what_it_would_not_compress() {
+    fn what_would_not_get_smaller_stays_as_it_is() {
         assert_eq!(compress_datum(&datum(b"short")), None);
-        // No repetition in the first kilobyte.
         let mut x = 0x2545_f491_4f6c_dd1d_u64;
         let noise: Vec<u8> = (0..4000)
             .map(|_| {

@@ -2,8 +2,8 @@
 
 use crate::error::{LoadError, Result};
 use crate::fhir::Converter;
+use crate::json::{self, Json, Object};
 use crate::jsonb;
-use serde_json::{Map, Value};
 
 /// What the main thread inserts: the id column and the finished `resource` jsonb
 /// datum (built here, off the main thread, byte for byte as `jsonb_in` would; pglz
@@ -38,30 +38,29 @@ pub fn encode_line(
     resource_type: &str,
     converter: Option<&Converter>,
 ) -> Result<Row> {
-    let value: Value = serde_json::from_slice(line).map_err(|e| LoadError::InvalidJson {
+    let invalid = |detail: String| LoadError::InvalidJson {
         line: line_no,
-        detail: e.to_string(),
-    })?;
-    let Value::Object(mut resource) = value else {
-        return Err(LoadError::InvalidJson {
-            line: line_no,
-            detail: "the line is not a JSON object".into(),
-        });
+        detail,
+    };
+    let text = std::str::from_utf8(line)
+        .map_err(|e| invalid(format!("invalid UTF-8 at column {}", e.valid_up_to() + 1)))?;
+    let Json::Object(mut resource) = json::parse(text).map_err(|e| invalid(e.to_string()))? else {
+        return Err(invalid("the line is not a JSON object".into()));
     };
     let id = match resource.remove("id") {
-        Some(Value::String(id)) if !id.is_empty() => id,
+        Some(Json::String(id)) if !id.is_empty() => id.into_owned(),
         _ => return Err(LoadError::MissingId { line: line_no }),
     };
     match resource.remove("resourceType") {
         None => {}
-        Some(Value::String(t)) if t == resource_type => {}
+        Some(Json::String(t)) if t == resource_type => {}
         Some(other) => {
             return Err(LoadError::WrongResourceType {
                 line: line_no,
                 found: other
                     .as_str()
                     .map(str::to_string)
-                    .unwrap_or_else(|| other.to_string()),
+                    .unwrap_or_else(|| other.to_serde().to_string()),
                 expected: resource_type.to_string(),
             })
         }
@@ -70,7 +69,7 @@ pub fn encode_line(
     if let Some(converter) = converter {
         converter.to_aidbox(resource_type, &mut resource);
     }
-    let jsonb = jsonb::encode(&Value::Object(resource)).map_err(|e| LoadError::InvalidValue {
+    let jsonb = jsonb::encode(&Json::Object(resource)).map_err(|e| LoadError::InvalidValue {
         line: line_no,
         detail: e.0,
     })?;
@@ -78,8 +77,8 @@ pub fn encode_line(
 }
 
 /// `meta.versionId` and `meta.lastUpdated` live in the txid and ts columns.
-fn strip_version_meta(resource: &mut Map<String, Value>) {
-    if let Some(Value::Object(meta)) = resource.get_mut("meta") {
+fn strip_version_meta(resource: &mut Object) {
+    if let Some(Json::Object(meta)) = resource.get_mut("meta") {
         meta.remove("versionId");
         meta.remove("lastUpdated");
         if meta.is_empty() {
@@ -91,10 +90,9 @@ fn strip_version_meta(resource: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn jsonb_of(text: &str) -> Vec<u8> {
-        jsonb::encode(&serde_json::from_str(text).unwrap()).unwrap()
+        jsonb::encode(&json::parse(text).unwrap()).unwrap()
     }
 
     fn encode(line: &str) -> Result<Row> {
@@ -114,10 +112,7 @@ mod tests {
     #[test]
     fn other_meta_is_kept() {
         let row = encode(r#"{"id":"p1","meta":{"versionId":"1","profile":["x"]}}"#).unwrap();
-        assert_eq!(
-            row.jsonb,
-            jsonb::encode(&json!({"meta": {"profile": ["x"]}})).unwrap()
-        );
+        assert_eq!(row.jsonb, jsonb_of(r#"{"meta": {"profile": ["x"]}}"#));
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! The loading path's JSON tree: strings and numbers borrow the line they were
+//! parsed from (copied only when they hold escapes), and an object is a vector of
+//! unique keys already in jsonb's order (shorter keys first, then bytewise; the
+//! last of duplicate keys wins, as in `jsonb_in`). Parsing a line is then one small
+//! allocation per container, conversion edits the tree in place, and the jsonb
+//! encoder writes it out without sorting. serde_json stays for everything else.
+
+mod parse;
+
+pub use parse::{parse, ParseError, MAX_DEPTH};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Json<'a> {
+    Null,
+    Bool(bool),
+    /// The number's text as written (valid JSON number syntax).
+    Number(&'a str),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Object<'a>),
+}
+
+impl<'a> Json<'a> {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The same value as a serde_json tree (numbers keep their text).
+    pub fn to_serde(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => serde_json::from_str(n).unwrap_or(Value::Null),
+            Json::String(s) => Value::String(s.to_string()),
+            Json::Array(items) => Value::Array(items.iter().map(Json::to_serde).collect()),
+            Json::Object(obj) => Value::Object(
+                obj.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_serde()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// jsonb's key order.
+pub fn key_order(a: &str, b: &str) -> Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+}
+
+/// An object's members: unique keys, sorted by `key_order`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Object<'a> {
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
+}
+
+impl<'a> Object<'a> {
+    pub fn new() -> Self {
+        Object::default()
+    }
+
+    /// From members in document order: sorted, the last of equal keys kept.
+    pub fn from_members(mut members: Vec<(Cow<'a, str>, Json<'a>)>) -> Self {
+        if members.len() > 1 {
+            // Stable: equal keys stay in document order, so the last one is kept.
+            members.sort_by(|a, b| key_order(&a.0, &b.0));
+            let mut write = 0;
+            for read in 0..members.len() {
+                if write > 0 && members[write - 1].0 == members[read].0 {
+                    members.swap(write - 1, read);
+                } else {
+                    members.swap(write, read);
+                    write += 1;
+                }
+            }
+            members.truncate(write);
+        }
+        Object { members }
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.members.binary_search_by(|(k, _)| key_order(k, key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        self.position(key).ok().map(|i| &self.members[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
+        self.position(key).ok().map(|i| &mut self.members[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Json<'a>> {
+        self.position(key).ok().map(|i| self.members.remove(i).1)
+    }
+
+    /// Sets `key`, replacing a value it had.
+    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Json<'a>) {
+        let key = key.into();
+        match self.position(&key) {
+            Ok(i) => self.members[i].1 = value,
+            Err(i) => self.members.insert(i, (key, value)),
+        }
+    }
+
+    pub fn members(&self) -> &[(Cow<'a, str>, Json<'a>)] {
+        &self.members
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.members.iter().map(|(k, _)| k.as_ref())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json<'a>)> {
+        self.members.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Json<'a>)> {
+        self.members.iter_mut().map(|(k, v)| (&**k, v))
+    }
+
+    /// Empties the object, handing over its members in key order.
+    pub fn take(&mut self) -> Vec<(Cow<'a, str>, Json<'a>)> {
+        std::mem::take(&mut self.members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(o: &Object) -> Vec<String> {
+        o.keys().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn members_are_unique_and_in_jsonb_order() {
+        let o = Object::from_members(vec![
+            ("bb".into(), Json::Null),
+            ("a".into(), Json::Bool(true)),
+            ("ab".into(), Json::Null),
+            ("a".into(), Json::Bool(false)),
+            ("".into(), Json::Null),
+            ("a".into(), Json::Number("3")),
+        ]);
+        assert_eq!(keys(&o), ["", "a", "ab", "bb"]);
+        assert_eq!(o.get("a"), Some(&Json::Number("3")));
+    }
+
+    #[test]
+    fn insert_and_remove_keep_the_order() {
+        let mut o = Object::new();
+        for k in ["value", "id", "resourceType", "x", "id"] {
+            o.insert(k, Json::String(k.into()));
+        }
+        assert_eq!(keys(&o), ["x", "id", "value", "resourceType"]);
+        assert_eq!(o.remove("value"), Some(Json::String("value".into())));
+        assert_eq!(o.remove("value"), None);
+        assert!(o.contains_key("x") && !o.contains_key("y"));
+        assert_eq!(o.len(), 3);
+    }
+}
