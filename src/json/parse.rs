@@ -84,11 +84,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+    /// Steps over `{` or `[` at nesting `depth`, refusing too deep a nesting.
+    fn open_container(&mut self, depth: usize) -> Result<(), ParseError> {
         if depth > MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
         self.at += 1;
+        Ok(())
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+        self.open_container(depth)?;
         let mut members = Vec::new();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -116,10 +122,7 @@ impl<'a> Parser<'a> {
     }
 
     fn array(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("recursion limit exceeded"));
-        }
-        self.at += 1;
+        self.open_container(depth)?;
         let mut items = Vec::new();
         if self.peek() == Some(b']') {
             self.at += 1;
