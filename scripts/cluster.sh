@@ -16,7 +16,8 @@ stop() {
 }
 
 init() {
-  rm -rf "$PGDATA"
+  # A fresh cluster gets a fresh log too (tests read the whole log).
+  rm -rf "$PGDATA" "$LOG"
   mkdir -p "$AIDBOX_BULK_RUN_DIR"
   chmod 755 "$AIDBOX_BULK_RUN_DIR"
   install -d -o postgres -g postgres -m 700 "$PGDATA"

@@ -161,6 +161,11 @@ fn qualify(schema: &str, table: &str) -> Result<Option<Qualified>> {
 }
 
 impl DirectSink {
+    /// Whether the table qualifies and its `resource` compresses with pglz.
+    pub fn compresses_with_pglz(schema: &str, resource_type: &str) -> Result<bool> {
+        Ok(qualify(schema, &table_name(resource_type))?.is_some_and(|q| q.pglz))
+    }
+
     /// Opens the fast path for `schema.lower(resource_type)`, or None to use SQL.
     /// Everything it allocates lives in the file's transaction.
     pub fn open(schema: &str, resource_type: &str) -> Result<Option<DirectSink>> {

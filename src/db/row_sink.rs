@@ -34,6 +34,14 @@ impl RowSink {
         Ok(RowSink::Sql(SqlSink::new(schema, resource_type, upsert)))
     }
 
+    /// What `open(...).takes_compressed()` would say, for a file not yet opened.
+    pub fn would_take_compressed(schema: &str, resource_type: &str, upsert: bool) -> Result<bool> {
+        if upsert || !crate::guc::DIRECT_INSERT.get() {
+            return Ok(false);
+        }
+        DirectSink::compresses_with_pglz(schema, resource_type)
+    }
+
     /// Whether rows may carry pglz-compressed resources (only the heap path: SQL
     /// arrays must hold plain values).
     pub fn takes_compressed(&self) -> bool {

@@ -25,44 +25,99 @@ pub enum FileOutcome {
     Interrupted,
 }
 
-pub fn load_claimed_file(params: &Params, file: &ClaimedFile) -> FileOutcome {
-    let job = FileJob {
+/// A claimed file whose stream already runs: claimed in the previous file's
+/// transaction (and committed with it) when that file's last batch was read, so the
+/// reading and parsing threads never wait for the backend between files.
+pub struct NextFile {
+    pub file: ClaimedFile,
+    stream: Stream,
+}
+
+/// A running file stream and whether it compresses for the direct sink.
+struct Stream {
+    compressed: bool,
+    rows: Receiver<Message>,
+}
+
+fn start_stream(params: &Params, file: &ClaimedFile, compress: bool) -> Result<Stream> {
+    let rows = pipeline::start(FileJob {
         bucket_name: params.bucket_name.clone(),
         key: file.key.clone(),
         resource_type: file.resource_type.clone(),
         converter: params.converter(),
         parse_threads: pipeline::parse_threads(params.thread_num),
         settings: params.client_settings(),
-        compress: false,
-    };
-    match in_file_transaction(params, file, job) {
-        Ok(()) => FileOutcome::Done,
-        Err(LoadError::Interrupted) => FileOutcome::Interrupted,
+        compress,
+    })?;
+    Ok(Stream {
+        compressed: compress,
+        rows,
+    })
+}
+
+/// Loads `file` (with its stream if it was started ahead); returns the outcome and
+/// the next file, already claimed and streaming, when there is one.
+pub fn load_claimed_file(
+    params: &Params,
+    file: &ClaimedFile,
+    started: Option<NextFile>,
+) -> (FileOutcome, Option<NextFile>) {
+    match in_file_transaction(params, file, started.map(|n| n.stream)) {
+        Ok(next) => (FileOutcome::Done, next),
+        Err(LoadError::Interrupted) => (FileOutcome::Interrupted, None),
         Err(err) => {
             BackgroundWorker::transaction(|| {
                 loader_files::mark_failed(&params.schema, &file.id, &err)
             })
             .unwrap_or_else(|e| error!("aidbox_bulk worker: cannot record a failure: {e}"));
-            FileOutcome::Failed
+            (FileOutcome::Failed, None)
         }
     }
 }
 
-/// Runs the file's transaction; on any error it is rolled back whole. The sink is
-/// chosen first: it tells the reading threads whether to compress for it.
-fn in_file_transaction(params: &Params, file: &ClaimedFile, mut job: FileJob) -> Result<()> {
+/// Runs the file's transaction; on any error it is rolled back whole, with the claim
+/// of the next file (whose stream is then dropped). The sink is chosen first: it
+/// tells the reading threads whether to compress for it.
+fn in_file_transaction(
+    params: &Params,
+    file: &ClaimedFile,
+    started: Option<Stream>,
+) -> Result<Option<NextFile>> {
     run_in_transaction(|| {
         // A lost commit only means the file is loaded again: its LoaderFile commits with it.
         Spi::run("SET LOCAL synchronous_commit = off").map_err(crate::db::spi_error)?;
         let sink = RowSink::open(&params.schema, &file.resource_type, params.upsert)?;
-        job.compress = sink.takes_compressed();
-        let rows = pipeline::start(job.clone())?;
-        let loaded = insert_all(sink, &rows)?;
-        loader_files::mark_done(&params.schema, &file.id, loaded as i64)
+        let stream = match started {
+            // Compressed rows only suit the direct sink (the table may have changed since).
+            Some(s) if !s.compressed || sink.takes_compressed() => s,
+            _ => start_stream(params, file, sink.takes_compressed())?,
+        };
+        let (loaded, next) = insert_all(params, sink, &stream.rows)?;
+        loader_files::mark_done(&params.schema, &file.id, loaded as i64)?;
+        Ok(next)
     })
 }
 
-fn insert_all(mut sink: RowSink, rows: &Receiver<Message>) -> Result<u64> {
+/// Claims the next file in the current transaction and starts its stream.
+fn claim_ahead(params: &Params) -> Result<Option<NextFile>> {
+    if stop_requested() {
+        return Ok(None);
+    }
+    let Some(file) = loader_files::claim_next(&params.schema, &params.bucket, params.scheduler)?
+    else {
+        return Ok(None);
+    };
+    let compress =
+        RowSink::would_take_compressed(&params.schema, &file.resource_type, params.upsert)?;
+    let stream = start_stream(params, &file, compress)?;
+    Ok(Some(NextFile { file, stream }))
+}
+
+fn insert_all(
+    params: &Params,
+    mut sink: RowSink,
+    rows: &Receiver<Message>,
+) -> Result<(u64, Option<NextFile>)> {
     loop {
         if stop_requested() {
             return Err(LoadError::Interrupted);
@@ -71,8 +126,10 @@ fn insert_all(mut sink: RowSink, rows: &Receiver<Message>) -> Result<u64> {
         match rows.recv_timeout(POLL) {
             Ok(Message::Rows(batch)) => sink.insert(batch)?,
             Ok(Message::End { rows, .. }) => {
+                // The next file streams while this one's last batches go in and commit.
+                let next = claim_ahead(params)?;
                 sink.finish()?;
-                return Ok(rows);
+                return Ok((rows, next));
             }
             Ok(Message::Failed(e)) => return Err(e),
             Err(RecvTimeoutError::Timeout) => {}

@@ -2,7 +2,7 @@
 //! then claim and load files until the queue is empty or a stop is requested.
 
 use super::handoff;
-use super::load_file::{load_claimed_file, FileOutcome};
+use super::load_file::{load_claimed_file, FileOutcome, NextFile};
 use crate::db::{job_lock, loader_files};
 use crate::params::Params;
 use pgrx::bgworkers::BackgroundWorker;
@@ -57,18 +57,26 @@ pub extern "C-unwind" fn aidbox_bulk_worker_main(arg: pg_sys::Datum) {
     };
     BackgroundWorker::transaction(|| job_lock::hold_for_worker(&params.bucket))
         .unwrap_or_else(|e| error!("aidbox_bulk worker: {e}"));
+    let mut next: Option<NextFile> = None;
     while !stop_requested() {
-        let claimed = BackgroundWorker::transaction(|| {
-            loader_files::claim_next(&params.schema, &params.bucket, params.scheduler)
-        });
-        let file = match claimed {
-            Ok(Some(file)) => file,
-            Ok(None) => break,
-            Err(e) => error!("aidbox_bulk worker: cannot claim a file: {e}"),
+        let (file, started) = match next.take() {
+            Some(n) => (n.file.clone(), Some(n)),
+            None => {
+                let claimed = BackgroundWorker::transaction(|| {
+                    loader_files::claim_next(&params.schema, &params.bucket, params.scheduler)
+                });
+                match claimed {
+                    Ok(Some(file)) => (file, None),
+                    Ok(None) => break,
+                    Err(e) => error!("aidbox_bulk worker: cannot claim a file: {e}"),
+                }
+            }
         };
-        if load_claimed_file(&params, &file) == FileOutcome::Interrupted {
+        let (outcome, after) = load_claimed_file(&params, &file, started);
+        if outcome == FileOutcome::Interrupted {
             return;
         }
+        next = after;
     }
     if !stop_requested() {
         if let Err(e) = super::restore::finish_job(&params) {
