@@ -138,6 +138,22 @@ def test_upsert_overwrites_and_duplicates_fail_files(db, s3, bucket):
     assert db.execute("SELECT count(*) FROM patient WHERE id IN ('p9', 'p7')").fetchone()[0] == 0
 
 
+def test_a_file_failing_after_the_next_was_claimed_ahead_loses_nothing(db, s3, bucket):
+    # One worker, largest file first: "a" is read to its end (so the worker claims and starts
+    # "b" in a's transaction), then a's upsert merge fails and rolls back, claim of b included.
+    put_lines(s3, bucket, "a/Patient.ndjson", patients(*[f"a{i}" for i in range(300)], "a0"))
+    put_lines(s3, bucket, "b/Patient.ndjson", patients(*[f"b{i}" for i in range(200)]))
+    put_lines(s3, bucket, "c/Patient.ndjson", patients(*[f"c{i}" for i in range(100)]))
+    load(db, bucket, **{"upsert?": True, "thread-num": 1})
+    st = wait_done(db, bucket)
+    files = loader_files(db, bucket)
+    assert files["a/Patient.ndjson"]["error"] == {"source": "postgres", "code": "21000"}
+    assert [files[k]["status"] for k in ("b/Patient.ndjson", "c/Patient.ndjson")] == ["done", "done"]
+    assert [files[k]["loaded"] for k in ("b/Patient.ndjson", "c/Patient.ndjson")] == [200, 100]
+    assert (st["state"], st["progress"]["done"], st["error"], st["loaded"]) == ("completed", 3, 1, 300)
+    assert db.execute("SELECT count(*) FROM patient").fetchone()[0] == 300
+
+
 def test_by_last_modified_with_one_thread_lets_the_newest_file_win(db, s3, bucket):
     # Key order is the opposite of time order, so only LastModified can give this result.
     base = time.time() - 3600
