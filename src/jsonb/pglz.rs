@@ -53,45 +53,109 @@ pub fn compress_datum(datum: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn hash(input: &[u8], at: usize) -> usize {
-    let v = u32::from_le_bytes([input[at], input[at + 1], input[at + 2], input[at + 3]]);
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    let four: [u8; 4] = input[at..at + 4].try_into().unwrap_or([0; 4]);
+    (u32::from_le_bytes(four).wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
 }
 
-/// Earlier positions by the hash of their next 4 bytes, as chains (position + 1,
-/// 0 = none): `head[h]` is the latest with hash h, `prev[i]` the one before i.
+/// Positions in the window stored by `prev`, a ring: offsets never pass it.
+const WINDOW: usize = 4096;
+
+/// Earlier positions by the hash of their next 4 bytes, as chains: `head[h]` is the
+/// latest with hash h, `prev[i % WINDOW]` the one before i. One per thread, reused
+/// across calls without clearing: a position is stored as `base + position + 1`, and
+/// each call starts with `base` past everything stored before, so older entries read
+/// as empty.
 struct History {
     head: Vec<u32>,
     prev: Vec<u32>,
+    base: u32,
+    /// Where the next call's `base` starts.
+    end: u32,
+}
+
+thread_local! {
+    static HISTORY: std::cell::RefCell<History> = std::cell::RefCell::new(History {
+        head: vec![0; 1 << HASH_BITS],
+        prev: vec![0; WINDOW],
+        base: 0,
+        end: 0,
+    });
 }
 
 impl History {
-    fn new(len: usize) -> History {
-        History {
-            head: vec![0; 1 << HASH_BITS],
-            prev: vec![0; len],
-        }
+    /// Makes every stored entry stale before compressing `len` bytes.
+    fn start(&mut self, len: usize) {
+        let end = match self.end.checked_add(len as u32 + 1) {
+            Some(end) => end,
+            None => {
+                // After 4 GB through this thread: clear once and start over.
+                self.head.fill(0);
+                self.prev.fill(0);
+                self.end = 0;
+                len as u32 + 1
+            }
+        };
+        self.base = self.end;
+        self.end = end;
     }
 
     /// Adds position `at`; returns the chain it continues.
     fn remember(&mut self, input: &[u8], at: usize) -> u32 {
         let h = hash(input, at);
         let before = self.head[h];
-        self.prev[at] = before;
-        self.head[h] = at as u32 + 1;
+        self.prev[at % WINDOW] = before;
+        self.head[h] = self.base + at as u32 + 1;
         before
+    }
+
+    /// The longest earlier match at `at`, following the chain from `entry` within the
+    /// offset range: (length, offset).
+    fn longest_match(&self, input: &[u8], at: usize, mut entry: u32) -> (usize, usize) {
+        let max = (input.len() - at).min(MAX_MATCH);
+        let mut best = (0, 0);
+        for _ in 0..CHAIN_DEPTH {
+            if entry <= self.base {
+                break;
+            }
+            let from = (entry - self.base - 1) as usize;
+            let offset = at - from;
+            if offset > MAX_OFFSET {
+                break;
+            }
+            let len = common_prefix(&input[from..], &input[at..at + max]);
+            if len > best.0 {
+                best = (len, offset);
+                if len >= GOOD_MATCH.min(max) {
+                    break;
+                }
+            }
+            entry = self.prev[from % WINDOW];
+        }
+        best
     }
 }
 
 /// Appends the pglz stream for `input` to `out`; None once `out` would pass `limit`.
 fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<()> {
-    let mut history = History::new(input.len());
+    HISTORY.with(|history| compress_with(&mut history.borrow_mut(), input, out, limit))
+}
+
+fn compress_with(
+    history: &mut History,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Option<()> {
+    history.start(input.len());
     let hashed_end = input.len().saturating_sub(3);
     let mut control_at = out.len();
     let mut control_bit = 8u32;
     let mut i = 0;
     // Literals since the last match: past 32 of them (incompressible text such as
-    // base64) only every n-th position is looked up, as LZ4 does.
+    // base64) only every n-th position is looked up, as LZ4 does; `skip` counts down
+    // the positions left before the next lookup.
     let mut misses = 0usize;
+    let mut skip = 0usize;
     while i < input.len() {
         if out.len() > limit {
             return None;
@@ -102,17 +166,21 @@ fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<()> {
             control_bit = 0;
         }
         control_bit += 1;
-        if i >= hashed_end || (misses >= 32 && !misses.is_multiple_of(1 + (misses >> 5).min(7))) {
+        if i >= hashed_end || skip > 0 {
             out.push(input[i]);
+            skip = skip.saturating_sub(1);
             misses += 1;
             i += 1;
             continue;
         }
         let candidate = history.remember(input, i);
-        let (len, offset) = longest_match(input, i, candidate, &history.prev);
+        let (len, offset) = history.longest_match(input, i, candidate);
         if len < MIN_MATCH {
             out.push(input[i]);
             misses += 1;
+            if misses >= 32 {
+                skip = (misses >> 5).min(7);
+            }
             i += 1;
             continue;
         }
@@ -130,32 +198,6 @@ fn compress(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<()> {
         i += len;
     }
     (out.len() <= limit).then_some(())
-}
-
-/// The longest earlier match at `at`, following the hash chain from `candidate`
-/// (a position + 1) within the offset range: (length, offset).
-fn longest_match(input: &[u8], at: usize, mut candidate: u32, prev: &[u32]) -> (usize, usize) {
-    let max = (input.len() - at).min(MAX_MATCH);
-    let mut best = (0, 0);
-    for _ in 0..CHAIN_DEPTH {
-        if candidate == 0 {
-            break;
-        }
-        let from = candidate as usize - 1;
-        let offset = at - from;
-        if offset > MAX_OFFSET {
-            break;
-        }
-        let len = common_prefix(&input[from..], &input[at..at + max]);
-        if len > best.0 {
-            best = (len, offset);
-            if len >= GOOD_MATCH.min(max) {
-                break;
-            }
-        }
-        candidate = prev[from];
-    }
-    best
 }
 
 /// How many leading bytes `a` and `b` share (at most `b.len()`), 8 at a time.
@@ -233,6 +275,23 @@ mod tests {
                 assert!(c.len() < d.len());
                 assert_eq!(decompress_datum(&c).as_deref(), Some(&d[..]));
             }
+        }
+    }
+
+    #[test]
+    fn history_is_reused_across_calls_and_wraps_around() {
+        let a = datum(
+            &br#"{"name":[{"given":["Anna"],"family":"Smith"}],"x":"Smith Anna"}"#.repeat(40),
+        );
+        let b = datum(
+            &br#"{"code":{"coding":[{"system":"http://loinc.org","code":"1-8"}]}}"#.repeat(40),
+        );
+        for _ in 0..3 {
+            for d in [&a, &b] {
+                assert_eq!(decompress_datum(&compress_datum(d).unwrap()).unwrap(), *d);
+            }
+            // Next calls run into the end of the position space.
+            HISTORY.with(|h| h.borrow_mut().end = u32::MAX - 3000);
         }
     }
 
