@@ -3,8 +3,34 @@
 //! Loaded once from the table that tools/gen_fhir_tables.py generated.
 
 use serde_json::Value;
-use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
+
+/// Maps keyed by element names, looked up for every key of every object loaded:
+/// FNV-1a instead of std's SipHash (no untrusted keys are inserted; lookups only
+/// read), which was the costliest part of those lookups.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fnv1a>>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 pub type NodeId = usize;
 
@@ -100,7 +126,7 @@ impl Schema {
                         let index = choices.len();
                         let mut choice = Choice {
                             base: name.clone(),
-                            types: HashMap::new(),
+                            types: HashMap::default(),
                         };
                         for (ty, code) in types {
                             let key = format!("{name}{}", upper_first(ty));
