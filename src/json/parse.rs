@@ -27,6 +27,8 @@ pub fn parse(text: &str) -> Result<Json<'_>, ParseError> {
         text,
         bytes: text.as_bytes(),
         at: 0,
+        members: Vec::new(),
+        items: Vec::new(),
     };
     let value = p.value(0)?;
     p.skip_whitespace();
@@ -36,10 +38,41 @@ pub fn parse(text: &str) -> Result<Json<'_>, ParseError> {
     Ok(value)
 }
 
+/// Where the run of plain string bytes starting at `at` ends: the index of the first
+/// `"`, `\\` or control character, or `bytes.len()`. Eight bytes at a time: for
+/// each, "equals `"`", "equals `\\`" and "is below 0x20" set its top bit (bytes
+/// of 0x80 and up never do). A flag can be spurious only above a true one, so the
+/// lowest flag is exact.
+fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let quote = x ^ (ONES * b'"' as u64);
+        let backslash = x ^ (ONES * b'\\' as u64);
+        let flags = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (x.wrapping_sub(ONES * 0x20) & !x))
+            & TOPS;
+        if flags != 0 {
+            return at + (flags.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while at < bytes.len() && !matches!(bytes[at], b'"' | b'\\' | 0..=0x1f) {
+        at += 1;
+    }
+    at
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// Members and items of the open containers, innermost last: a container is
+    /// moved out in one allocation of its exact size when it closes.
+    members: Vec<(Cow<'a, str>, Json<'a>)>,
+    items: Vec<Json<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -95,11 +128,11 @@ impl<'a> Parser<'a> {
 
     fn object(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
         self.open_container(depth)?;
-        let mut members = Vec::new();
         if self.peek() == Some(b'}') {
             self.at += 1;
             return Ok(Json::Object(Object::new()));
         }
+        let mark = self.members.len();
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.error("key must be a string"));
@@ -109,11 +142,13 @@ impl<'a> Parser<'a> {
                 return Err(self.error("expected `:`"));
             }
             self.at += 1;
-            members.push((key, self.value(depth)?));
+            let value = self.value(depth)?;
+            self.members.push((key, value));
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
                     self.at += 1;
+                    let members = self.members.drain(mark..).collect();
                     return Ok(Json::Object(Object::from_members(members)));
                 }
                 _ => return Err(self.error("expected `,` or `}`")),
@@ -123,18 +158,19 @@ impl<'a> Parser<'a> {
 
     fn array(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
         self.open_container(depth)?;
-        let mut items = Vec::new();
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(Json::Array(items));
+            return Ok(Json::Array(Vec::new()));
         }
+        let mark = self.items.len();
         loop {
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            self.items.push(item);
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b']') => {
                     self.at += 1;
-                    return Ok(Json::Array(items));
+                    return Ok(Json::Array(self.items.drain(mark..).collect()));
                 }
                 _ => return Err(self.error("expected `,` or `]`")),
             }
@@ -183,28 +219,21 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         self.at += 1;
         let start = self.at;
-        loop {
-            match self.bytes.get(self.at) {
-                None => return Err(self.error("EOF while parsing a string")),
-                Some(b'"') => {
-                    self.at += 1;
-                    return Ok(Cow::Borrowed(&self.text[start..self.at - 1]));
-                }
-                Some(b'\\') => break,
-                Some(0..=0x1f) => return Err(self.control_character()),
-                Some(_) => self.at += 1,
+        self.at = plain_run_end(self.bytes, self.at);
+        match self.bytes.get(self.at) {
+            None => return Err(self.error("EOF while parsing a string")),
+            Some(b'"') => {
+                self.at += 1;
+                return Ok(Cow::Borrowed(&self.text[start..self.at - 1]));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.control_character()),
         }
         let mut out = String::with_capacity(self.at - start + 16);
         out.push_str(&self.text[start..self.at]);
         loop {
             let run = self.at;
-            while let Some(&b) = self.bytes.get(self.at) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.at += 1;
-            }
+            self.at = plain_run_end(self.bytes, self.at);
             out.push_str(&self.text[run..self.at]);
             match self.bytes.get(self.at) {
                 None => return Err(self.error("EOF while parsing a string")),
@@ -313,6 +342,48 @@ mod tests {
                 serde_json::from_str::<serde_json::Value>(text).unwrap(),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_runs_end_where_a_byte_at_a_time_scan_ends() {
+        let slow = |bytes: &[u8], at: usize| {
+            (at..bytes.len())
+                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(bytes.len())
+        };
+        // Every byte value, at every offset in a word, after runs of every kind.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Mostly plain bytes (ASCII and UTF-8 high bytes), some stops.
+                        match state % 16 {
+                            0 => b'"',
+                            1 => b'\\',
+                            2 => (state >> 8) as u8 % 0x20,
+                            3 => 0x80 | (state >> 8) as u8,
+                            _ => 0x20 + (state >> 8) as u8 % 0x60,
+                        }
+                    })
+                    .collect();
+                for at in 0..=len {
+                    assert_eq!(
+                        plain_run_end(&bytes, at),
+                        slow(&bytes, at),
+                        "{bytes:?} from {at}"
+                    );
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let mut bytes = vec![b'a'; 17];
+            bytes[11] = b;
+            assert_eq!(plain_run_end(&bytes, 0), slow(&bytes, 0), "byte {b:#x}");
         }
     }
 

@@ -38,21 +38,44 @@ impl Lines {
         })
     }
 
-    /// Reads the next non-blank line into `buf` (without its line ending) and returns
-    /// its number, or None at the end of the stream.
-    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> Result<Option<u64>> {
+    /// Appends the next non-blank line to `out` (without its line ending) and returns
+    /// its number, or None at the end of the stream. Lines are found with a SIMD
+    /// newline search and copied once, from the decoder's buffer into `out`.
+    pub fn next_line(&mut self, out: &mut Vec<u8>) -> Result<Option<u64>> {
         loop {
-            buf.clear();
-            let n = self.reader.read_until(b'\n', buf).map_err(io_error)?;
-            if n == 0 {
+            let start = out.len();
+            let mut read = 0usize;
+            loop {
+                let chunk = self.reader.fill_buf().map_err(io_error)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                match memchr::memchr(b'\n', chunk) {
+                    Some(at) => {
+                        out.extend_from_slice(&chunk[..=at]);
+                        self.reader.consume(at + 1);
+                        read += at + 1;
+                        break;
+                    }
+                    None => {
+                        let n = chunk.len();
+                        out.extend_from_slice(chunk);
+                        self.reader.consume(n);
+                        read += n;
+                    }
+                }
+            }
+            if read == 0 {
                 return Ok(None);
             }
-            self.bytes += n as u64;
+            self.bytes += read as u64;
             self.line_no += 1;
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
+            while out.len() > start && matches!(out.last(), Some(b'\n' | b'\r')) {
+                out.pop();
             }
-            if !buf.iter().all(u8::is_ascii_whitespace) {
+            if out[start..].iter().all(u8::is_ascii_whitespace) {
+                out.truncate(start);
+            } else {
                 return Ok(Some(self.line_no));
             }
         }
@@ -80,6 +103,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(n) = lines.next_line(&mut buf).unwrap() {
             out.push((n, String::from_utf8(buf.clone()).unwrap()));
+            buf.clear();
         }
         out
     }

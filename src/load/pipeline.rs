@@ -74,22 +74,19 @@ struct RawBatch {
     lines: Vec<(u64, usize, usize)>,
 }
 
-fn next_raw_batch(lines: &mut Lines, buf: &mut Vec<u8>) -> Result<Option<RawBatch>> {
-    let mut batch = RawBatch {
-        data: Vec::with_capacity(256 * 1024),
-        lines: Vec::with_capacity(BATCH_ROWS),
-    };
+/// Fills `batch` (emptied first, its buffers kept) with the next lines; false at
+/// the end of the object.
+fn next_raw_batch(lines: &mut Lines, batch: &mut RawBatch) -> Result<bool> {
+    batch.data.clear();
+    batch.lines.clear();
     while batch.lines.len() < BATCH_ROWS && batch.data.len() < BATCH_BYTES {
-        match lines.next_line(buf)? {
-            Some(line_no) => {
-                let start = batch.data.len();
-                batch.data.extend_from_slice(buf);
-                batch.lines.push((line_no, start, batch.data.len()));
-            }
+        let start = batch.data.len();
+        match lines.next_line(&mut batch.data)? {
+            Some(line_no) => batch.lines.push((line_no, start, batch.data.len())),
             None => break,
         }
     }
-    Ok((!batch.lines.is_empty()).then_some(batch))
+    Ok(!batch.lines.is_empty())
 }
 
 fn encode_batch(job: &FileJob, raw: &RawBatch) -> Result<Vec<Row>> {
@@ -133,11 +130,12 @@ fn encode_all(
     parsers: usize,
     tx: &SyncSender<Message>,
 ) -> Result<Option<u64>> {
-    let mut buf = Vec::with_capacity(64 * 1024);
     let total = AtomicU64::new(0);
     let stopped = AtomicBool::new(false);
     let (work_tx, work_rx) = sync_channel::<RawBatch>(parsers);
     let work_rx = Mutex::new(work_rx);
+    // Parsed batches come back for reuse: their buffers are already grown.
+    let (spare_tx, spare_rx) = sync_channel::<RawBatch>(parsers + 1);
     let read = std::thread::scope(|scope| {
         for _ in 0..parsers {
             // Threads inherit this thread's blocked signal mask. After a stop they
@@ -153,7 +151,9 @@ fn encode_all(
                 if stopped.load(Ordering::Relaxed) {
                     continue;
                 }
-                match encode_batch(job, &raw) {
+                let encoded = encode_batch(job, &raw);
+                let _ = spare_tx.try_send(raw);
+                match encoded {
                     Ok(rows) => {
                         total.fetch_add(rows.len() as u64, Ordering::Relaxed);
                         if tx.send(Message::Rows(rows)).is_err() {
@@ -171,13 +171,17 @@ fn encode_all(
             if stopped.load(Ordering::Relaxed) {
                 break Ok(());
             }
-            match next_raw_batch(lines, &mut buf) {
-                Ok(Some(raw)) => {
+            let mut raw = spare_rx.try_recv().unwrap_or_else(|_| RawBatch {
+                data: Vec::with_capacity(1024 * 1024),
+                lines: Vec::with_capacity(BATCH_ROWS),
+            });
+            match next_raw_batch(lines, &mut raw) {
+                Ok(true) => {
                     if work_tx.send(raw).is_err() {
                         break Ok(());
                     }
                 }
-                Ok(None) => break Ok(()),
+                Ok(false) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };

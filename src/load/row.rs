@@ -42,7 +42,7 @@ pub fn encode_line(
         line: line_no,
         detail,
     };
-    let text = std::str::from_utf8(line)
+    let text = simdutf8::compat::from_utf8(line)
         .map_err(|e| invalid(format!("invalid UTF-8 at column {}", e.valid_up_to() + 1)))?;
     let Json::Object(mut resource) = json::parse(text).map_err(|e| invalid(e.to_string()))? else {
         return Err(invalid("the line is not a JSON object".into()));
