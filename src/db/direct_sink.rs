@@ -231,8 +231,10 @@ impl DirectSink {
                         row.id.as_ptr() as *const std::ffi::c_char,
                         row.id.len() as i32,
                     );
-                    let resource = pg_sys::palloc(row.jsonb.len()) as *mut u8;
-                    std::ptr::copy_nonoverlapping(row.jsonb.as_ptr(), resource, row.jsonb.len());
+                    // The datum points into the row's own buffer, not a copy: the
+                    // heap slot forms its tuple from it in heap_multi_insert, below,
+                    // while `rows` is alive, and nothing reads it after that.
+                    let resource = row.jsonb.as_ptr();
                     for (i, v) in [
                         (c.id, pg_sys::Datum::from(id)),
                         (c.txid, txid),

@@ -64,12 +64,13 @@ fn is_absolute(text: &str) -> bool {
     if text.starts_with("urn:") {
         return true;
     }
-    text.split_once("://").is_some_and(|(scheme, _)| {
-        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    })
+    // `scheme://`: the scheme is the longest run of scheme characters (':' is not
+    // one), so no substring search is needed.
+    let scheme_len = text
+        .bytes()
+        .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+        .unwrap_or(text.len());
+    text.starts_with(|c: char| c.is_ascii_alphabetic()) && text[scheme_len..].starts_with("://")
 }
 
 /// `Type/id` with a FHIR type name and a FHIR id; nothing else.
@@ -117,6 +118,24 @@ mod tests {
             json!({"uri": "urn:uuid:5d0a9c2e-1111-2222-3333-444455556666"}),
         );
         there_and_back(json!({"reference": "#med1"}), json!({"localRef": "med1"}));
+    }
+
+    #[test]
+    fn absolute_means_urn_or_a_scheme_before_the_first_colon_slash_slash() {
+        for yes in ["urn:x", "http://a", "a+b-c.9://x", "s3://b/k", "x://"] {
+            assert!(is_absolute(yes), "{yes}");
+        }
+        for no in [
+            "://a",
+            "1http://a",
+            "ht tp://a",
+            "http:/a",
+            "http",
+            "Patient/1?u=http://a",
+            "",
+        ] {
+            assert!(!is_absolute(no), "{no}");
+        }
     }
 
     #[test]
