@@ -80,7 +80,7 @@ fn encode_value(buf: &mut Vec<u8>, value: &Json) -> Result<u32, JsonbError> {
 }
 
 fn encode_string(buf: &mut Vec<u8>, s: &str) -> Result<u32, JsonbError> {
-    if s.contains('\0') {
+    if memchr::memchr(0, s.as_bytes()).is_some() {
         return Err(JsonbError(
             "unsupported Unicode escape sequence: \\u0000 cannot be converted to text".into(),
         ));

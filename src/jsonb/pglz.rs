@@ -66,8 +66,10 @@ const WINDOW: usize = 4096;
 /// each call starts with `base` past everything stored before, so older entries read
 /// as empty.
 struct History {
-    head: Vec<u32>,
-    prev: Vec<u32>,
+    // Fixed-size arrays: a hash (12 bits) or a masked position indexes them with no
+    // bounds check.
+    head: Box<[u32; 1 << HASH_BITS]>,
+    prev: Box<[u32; WINDOW]>,
     base: u32,
     /// Where the next call's `base` starts.
     end: u32,
@@ -75,8 +77,8 @@ struct History {
 
 thread_local! {
     static HISTORY: std::cell::RefCell<History> = std::cell::RefCell::new(History {
-        head: vec![0; 1 << HASH_BITS],
-        prev: vec![0; WINDOW],
+        head: Box::new([0; 1 << HASH_BITS]),
+        prev: Box::new([0; WINDOW]),
         base: 0,
         end: 0,
     });
@@ -103,7 +105,7 @@ impl History {
     fn remember(&mut self, input: &[u8], at: usize) -> u32 {
         let h = hash(input, at);
         let before = self.head[h];
-        self.prev[at % WINDOW] = before;
+        self.prev[at & (WINDOW - 1)] = before;
         self.head[h] = self.base + at as u32 + 1;
         before
     }
@@ -129,7 +131,7 @@ impl History {
                     break;
                 }
             }
-            entry = self.prev[from % WINDOW];
+            entry = self.prev[from & (WINDOW - 1)];
         }
         best
     }
