@@ -193,7 +193,7 @@ mod tests {
     }
 
     fn assert_same_jsonb(text: &str) {
-        let ours = crate::jsonb::encode(&crate::json::parse(text).unwrap()).unwrap();
+        let ours = crate::jsonb::encode(&crate::json::parse(text).unwrap(), true).unwrap();
         assert!(ours == postgres_jsonb(text), "jsonb differs for {text}");
     }
 
@@ -247,7 +247,7 @@ mod tests {
     fn row(id: &str, json: &str) -> crate::load::row::Row {
         crate::load::row::Row {
             id: id.into(),
-            jsonb: crate::jsonb::encode(&crate::json::parse(json).unwrap()).unwrap(),
+            jsonb: crate::jsonb::encode(&crate::json::parse(json).unwrap(), true).unwrap(),
         }
     }
 

@@ -28,16 +28,24 @@ const JB_CMASK: u32 = 0x0FFF_FFFF;
 pub struct JsonbError(pub String);
 
 /// The complete varlena datum (4-byte header included) of `value` as jsonb.
-pub fn encode(value: &Json) -> Result<Vec<u8>, JsonbError> {
+/// Strings are searched for NUL (which jsonb refuses) only when `may_hold_nul`: a
+/// caller that knows none can be there (a parsed line without a `\u0000` escape)
+/// saves a search per string.
+pub fn encode(value: &Json, may_hold_nul: bool) -> Result<Vec<u8>, JsonbError> {
     let mut buf = Vec::with_capacity(1024);
     buf.extend_from_slice(&[0; 4]);
     match value {
         Json::Object(_) | Json::Array(_) => {
-            encode_value(&mut buf, value)?;
+            encode_value(&mut buf, value, may_hold_nul)?;
         }
         scalar => {
             // A top-level scalar is stored as a one-element "raw scalar" array.
-            encode_array(&mut buf, std::slice::from_ref(scalar), JB_FSCALAR)?;
+            encode_array(
+                &mut buf,
+                std::slice::from_ref(scalar),
+                JB_FSCALAR,
+                may_hold_nul,
+            )?;
         }
     }
     if buf.len() > JENTRY_OFFLENMASK as usize {
@@ -62,25 +70,25 @@ fn pad_to_int(buf: &mut Vec<u8>) -> u32 {
 }
 
 /// Writes one value; returns its JEntry (type bits | length).
-fn encode_value(buf: &mut Vec<u8>, value: &Json) -> Result<u32, JsonbError> {
+fn encode_value(buf: &mut Vec<u8>, value: &Json, nul: bool) -> Result<u32, JsonbError> {
     Ok(match value {
         Json::Null => JENTRY_ISNULL,
         Json::Bool(true) => JENTRY_ISBOOL_TRUE,
         Json::Bool(false) => JENTRY_ISBOOL_FALSE,
-        Json::String(s) => encode_string(buf, s)?,
+        Json::String(s) => encode_string(buf, s, nul)?,
         Json::Number(n) => {
             let pad = pad_to_int(buf);
             let start = buf.len();
             numeric::encode(n, buf).map_err(|e| JsonbError(e.0))?;
             JENTRY_ISNUMERIC | (pad + (buf.len() - start) as u32)
         }
-        Json::Array(items) => encode_array(buf, items, 0)?,
-        Json::Object(obj) => encode_object(buf, obj)?,
+        Json::Array(items) => encode_array(buf, items, 0, nul)?,
+        Json::Object(obj) => encode_object(buf, obj, nul)?,
     })
 }
 
-fn encode_string(buf: &mut Vec<u8>, s: &str) -> Result<u32, JsonbError> {
-    if memchr::memchr(0, s.as_bytes()).is_some() {
+fn encode_string(buf: &mut Vec<u8>, s: &str, nul: bool) -> Result<u32, JsonbError> {
+    if nul && memchr::memchr(0, s.as_bytes()).is_some() {
         return Err(JsonbError(
             "unsupported Unicode escape sequence: \\u0000 cannot be converted to text".into(),
         ));
@@ -118,7 +126,12 @@ fn write_children(
     Ok(())
 }
 
-fn encode_array(buf: &mut Vec<u8>, items: &[Json], flags: u32) -> Result<u32, JsonbError> {
+fn encode_array(
+    buf: &mut Vec<u8>,
+    items: &[Json],
+    flags: u32,
+    nul: bool,
+) -> Result<u32, JsonbError> {
     let base = buf.len();
     pad_to_int(buf);
     let count = u32::try_from(items.len())
@@ -126,11 +139,11 @@ fn encode_array(buf: &mut Vec<u8>, items: &[Json], flags: u32) -> Result<u32, Js
         .filter(|n| *n <= JB_CMASK)
         .ok_or_else(|| too_big(items.len()))?;
     buf.extend_from_slice(&(count | JB_FARRAY | flags).to_le_bytes());
-    write_children(buf, items.len(), |buf, i| encode_value(buf, &items[i]))?;
+    write_children(buf, items.len(), |buf, i| encode_value(buf, &items[i], nul))?;
     Ok(JENTRY_ISCONTAINER | (buf.len() - base) as u32)
 }
 
-fn encode_object(buf: &mut Vec<u8>, obj: &Object) -> Result<u32, JsonbError> {
+fn encode_object(buf: &mut Vec<u8>, obj: &Object, nul: bool) -> Result<u32, JsonbError> {
     let base = buf.len();
     pad_to_int(buf);
     // Members are unique and already in jsonb's key order.
@@ -143,9 +156,9 @@ fn encode_object(buf: &mut Vec<u8>, obj: &Object) -> Result<u32, JsonbError> {
     buf.extend_from_slice(&(count | JB_FOBJECT).to_le_bytes());
     write_children(buf, 2 * n, |buf, i| {
         if i < n {
-            encode_string(buf, &pairs[i].0)
+            encode_string(buf, &pairs[i].0, nul)
         } else {
-            encode_value(buf, &pairs[i - n].1)
+            encode_value(buf, &pairs[i - n].1, nul)
         }
     })?;
     Ok(JENTRY_ISCONTAINER | (buf.len() - base) as u32)
@@ -156,7 +169,7 @@ mod tests {
     use super::*;
 
     fn encode_text(text: &str) -> Result<Vec<u8>, JsonbError> {
-        encode(&crate::json::parse(text).unwrap())
+        encode(&crate::json::parse(text).unwrap(), true)
     }
 
     fn u32s(b: &[u8]) -> Vec<u32> {

@@ -69,9 +69,14 @@ pub fn encode_line(
     if let Some(converter) = converter {
         converter.to_aidbox(resource_type, &mut resource);
     }
-    let jsonb = jsonb::encode(&Json::Object(resource)).map_err(|e| LoadError::InvalidValue {
-        line: line_no,
-        detail: e.0,
+    // Only a `\u0000` escape can put a NUL in the tree: the parser refuses raw
+    // control characters, and conversion builds strings from the line's own.
+    let may_hold_nul = memchr::memmem::find(line, b"\\u0000").is_some();
+    let jsonb = jsonb::encode(&Json::Object(resource), may_hold_nul).map_err(|e| {
+        LoadError::InvalidValue {
+            line: line_no,
+            detail: e.0,
+        }
     })?;
     Ok(Row { id, jsonb })
 }
@@ -92,7 +97,7 @@ mod tests {
     use super::*;
 
     fn jsonb_of(text: &str) -> Vec<u8> {
-        jsonb::encode(&json::parse(text).unwrap()).unwrap()
+        jsonb::encode(&json::parse(text).unwrap(), true).unwrap()
     }
 
     fn encode(line: &str) -> Result<Row> {
@@ -131,6 +136,22 @@ mod tests {
             matches!(&err, LoadError::InvalidValue { line: 3, detail } if detail.contains("\\u0000")),
             "{err:?}"
         );
+        for nul_anywhere in [
+            r#"{"id":"p1","a\u0000":1}"#,
+            r#"{"id":"p1","x":[{"y":"\\\u0000"}]}"#,
+            r#"{"id":"p1","subject":{"reference":"Patient/\u0000"}}"#,
+        ] {
+            assert!(
+                matches!(
+                    encode(nul_anywhere),
+                    Err(LoadError::InvalidValue { line: 3, .. })
+                ),
+                "{nul_anywhere}"
+            );
+        }
+        // An escaped backslash before `u0000` is six plain characters.
+        let row = encode(r#"{"id":"p1","name":"a\\u0000b"}"#).unwrap();
+        assert_eq!(row.jsonb, jsonb_of(r#"{"name":"a\\u0000b"}"#));
         assert!(matches!(
             encode(r#"{"id":"p1","n":1e5000}"#).unwrap_err(),
             LoadError::InvalidValue { line: 3, .. }
