@@ -66,25 +66,6 @@ impl<'a> Object<'a> {
         Object::default()
     }
 
-    /// From members in document order: sorted, the last of equal keys kept.
-    pub fn from_members(mut members: Vec<(Cow<'a, str>, Json<'a>)>) -> Self {
-        if members.len() > 1 {
-            // Stable: equal keys stay in document order, so the last one is kept.
-            members.sort_by(|a, b| key_order(&a.0, &b.0));
-            let mut write = 0;
-            for read in 0..members.len() {
-                if write > 0 && members[write - 1].0 == members[read].0 {
-                    members.swap(write - 1, read);
-                } else {
-                    members.swap(write, read);
-                    write += 1;
-                }
-            }
-            members.truncate(write);
-        }
-        Object { members }
-    }
-
     fn position(&self, key: &str) -> Result<usize, usize> {
         self.members.binary_search_by(|(k, _)| key_order(k, key))
     }
@@ -154,16 +135,23 @@ mod tests {
 
     #[test]
     fn members_are_unique_and_in_jsonb_order() {
-        let o = Object::from_members(vec![
-            ("bb".into(), Json::Null),
-            ("a".into(), Json::Bool(true)),
-            ("ab".into(), Json::Null),
-            ("a".into(), Json::Bool(false)),
-            ("".into(), Json::Null),
-            ("a".into(), Json::Number("3")),
-        ]);
+        let Json::Object(o) =
+            parse(r#"{"bb":null,"a":true,"ab":null,"a":false,"":null,"a":3}"#).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(keys(&o), ["", "a", "ab", "bb"]);
         assert_eq!(o.get("a"), Some(&Json::Number("3")));
+        let Json::Object(one) = parse(r#"{"only":[{"z":1,"y":{}}]}"#).unwrap() else {
+            panic!()
+        };
+        let Some(Json::Array(items)) = one.get("only") else {
+            panic!()
+        };
+        let Json::Object(inner) = &items[0] else {
+            panic!()
+        };
+        assert_eq!(keys(inner), ["y", "z"]);
     }
 
     #[test]

@@ -32,7 +32,17 @@ pub struct JsonbError(pub String);
 /// caller that knows none can be there (a parsed line without a `\u0000` escape)
 /// saves a search per string.
 pub fn encode(value: &Json, may_hold_nul: bool) -> Result<Vec<u8>, JsonbError> {
-    let mut buf = Vec::with_capacity(1024);
+    encode_with_capacity(value, may_hold_nul, 1024)
+}
+
+/// `encode` into a buffer of `capacity` bytes to begin with (a line's length is a
+/// good guess: the datum is rarely much longer than the JSON text).
+pub fn encode_with_capacity(
+    value: &Json,
+    may_hold_nul: bool,
+    capacity: usize,
+) -> Result<Vec<u8>, JsonbError> {
+    let mut buf = Vec::with_capacity(capacity);
     buf.extend_from_slice(&[0; 4]);
     match value {
         Json::Object(_) | Json::Array(_) => {

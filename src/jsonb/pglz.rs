@@ -52,9 +52,13 @@ pub fn compress_datum(datum: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The 4 bytes at `at` (which is at least 4 bytes before the end).
+fn read_u32(input: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(input[at..at + 4].try_into().unwrap_or([0; 4]))
+}
+
 fn hash(input: &[u8], at: usize) -> usize {
-    let four: [u8; 4] = input[at..at + 4].try_into().unwrap_or([0; 4]);
-    (u32::from_le_bytes(four).wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    (read_u32(input, at).wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
 }
 
 /// Positions in the window stored by `prev`, a ring: offsets never pass it.
@@ -114,6 +118,8 @@ impl History {
     /// offset range: (length, offset).
     fn longest_match(&self, input: &[u8], at: usize, mut entry: u32) -> (usize, usize) {
         let max = (input.len() - at).min(MAX_MATCH);
+        // Most candidates are hash collisions: a match needs the first three bytes.
+        let first3 = read_u32(input, at) & 0x00ff_ffff;
         let mut best = (0, 0);
         for _ in 0..CHAIN_DEPTH {
             if entry <= self.base {
@@ -124,11 +130,13 @@ impl History {
             if offset > MAX_OFFSET {
                 break;
             }
-            let len = common_prefix(&input[from..], &input[at..at + max]);
-            if len > best.0 {
-                best = (len, offset);
-                if len >= GOOD_MATCH.min(max) {
-                    break;
+            if read_u32(input, from) & 0x00ff_ffff == first3 {
+                let len = common_prefix(&input[from..], &input[at..at + max]);
+                if len > best.0 {
+                    best = (len, offset);
+                    if len >= GOOD_MATCH.min(max) {
+                        break;
+                    }
                 }
             }
             entry = self.prev[from & (WINDOW - 1)];

@@ -72,12 +72,12 @@ pub fn encode_line(
     // Only a `\u0000` escape can put a NUL in the tree: the parser refuses raw
     // control characters, and conversion builds strings from the line's own.
     let may_hold_nul = memchr::memmem::find(line, b"\\u0000").is_some();
-    let jsonb = jsonb::encode(&Json::Object(resource), may_hold_nul).map_err(|e| {
-        LoadError::InvalidValue {
+    let capacity = line.len() + line.len() / 8 + 64;
+    let jsonb = jsonb::encode_with_capacity(&Json::Object(resource), may_hold_nul, capacity)
+        .map_err(|e| LoadError::InvalidValue {
             line: line_no,
             detail: e.0,
-        }
-    })?;
+        })?;
     Ok(Row { id, jsonb })
 }
 
