@@ -4,6 +4,7 @@
 //! as it is, so nothing is lost.
 
 use crate::json::{Json, Object};
+use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 /// Keys whose presence makes a conversion ambiguous: then the Reference is kept.
@@ -16,25 +17,45 @@ pub fn to_aidbox(reference: &mut Object) {
     let Some(Json::String(text)) = reference.get("reference") else {
         return;
     };
-    let replacement: [Option<(&'static str, String)>; 2] =
-        if let Some(local) = text.strip_prefix('#') {
-            if local.is_empty() {
-                return; // "#" alone points at the containing resource
-            }
-            [Some(("localRef", local.to_string())), None]
-        } else if is_absolute(text) {
-            [Some(("uri", text.to_string())), None]
-        } else if let Some((ty, id)) = relative(text) {
-            [
-                Some(("resourceType", ty.to_string())),
-                Some(("id", id.to_string())),
-            ]
-        } else {
-            return;
-        };
-    reference.remove("reference");
-    for (k, v) in replacement.into_iter().flatten() {
-        reference.insert(k, Json::String(v.into()));
+    let form = if let Some(local) = text.strip_prefix('#') {
+        if local.is_empty() {
+            return; // "#" alone points at the containing resource
+        }
+        Form::Local
+    } else if is_absolute(text) {
+        Form::Uri
+    } else if let Some((ty, _)) = relative(text) {
+        Form::Relative { type_len: ty.len() }
+    } else {
+        return;
+    };
+    let Some(Json::String(text)) = reference.remove("reference") else {
+        return;
+    };
+    // The new values are slices of the reference: still borrowed from the line
+    // when the reference was.
+    match form {
+        Form::Local => reference.insert("localRef", Json::String(slice(&text, 1, text.len()))),
+        Form::Uri => reference.insert("uri", Json::String(text)),
+        Form::Relative { type_len } => {
+            reference.insert("resourceType", Json::String(slice(&text, 0, type_len)));
+            reference.insert("id", Json::String(slice(&text, type_len + 1, text.len())));
+        }
+    }
+}
+
+/// Which Aidbox form a FHIR `reference` string takes.
+enum Form {
+    Local,
+    Uri,
+    Relative { type_len: usize },
+}
+
+/// `text[start..end]`, borrowed from the same place as `text` when it is borrowed.
+fn slice<'a>(text: &Cow<'a, str>, start: usize, end: usize) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(&s[start..end]),
+        Cow::Owned(s) => Cow::Owned(s[start..end].to_string()),
     }
 }
 
@@ -135,6 +156,24 @@ mod tests {
             "",
         ] {
             assert!(!is_absolute(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn escaped_references_convert_like_plain_ones() {
+        for (text, expected) in [
+            (
+                r#"{"reference":"Patient\/p\u002d1"}"#,
+                json!({"resourceType": "Patient", "id": "p-1"}),
+            ),
+            (r##"{"reference":"\u0023m1"}"##, json!({"localRef": "m1"})),
+            (r#"{"reference":"urn:\u0078"}"#, json!({"uri": "urn:x"})),
+        ] {
+            let Json::Object(mut obj) = crate::json::parse(text).unwrap() else {
+                panic!()
+            };
+            to_aidbox(&mut obj);
+            assert_eq!(Json::Object(obj).to_serde(), expected, "{text}");
         }
     }
 
