@@ -193,7 +193,11 @@ mod tests {
     }
 
     fn assert_same_jsonb(text: &str) {
-        let ours = crate::jsonb::encode(&crate::json::parse(text).unwrap(), true).unwrap();
+        let ours = crate::jsonb::encode(
+            &crate::json::parse(text, &crate::json::Bump::new()).unwrap(),
+            true,
+        )
+        .unwrap();
         assert!(ours == postgres_jsonb(text), "jsonb differs for {text}");
     }
 
@@ -204,7 +208,9 @@ mod tests {
         assert_eq!(lines.len(), 7160);
         for (rt, line) in &lines {
             assert_same_jsonb(line);
-            let crate::json::Json::Object(mut value) = crate::json::parse(line).unwrap() else {
+            let arena = crate::json::Bump::new();
+            let crate::json::Json::Object(mut value) = crate::json::parse(line, &arena).unwrap()
+            else {
                 panic!("not an object")
             };
             converter.to_aidbox(rt, &mut value);
@@ -247,7 +253,11 @@ mod tests {
     fn row(id: &str, json: &str) -> crate::load::row::Row {
         crate::load::row::Row {
             id: id.into(),
-            jsonb: crate::jsonb::encode(&crate::json::parse(json).unwrap(), true).unwrap(),
+            jsonb: crate::jsonb::encode(
+                &crate::json::parse(json, &crate::json::Bump::new()).unwrap(),
+                true,
+            )
+            .unwrap(),
         }
     }
 

@@ -38,7 +38,7 @@ impl Converter {
         !self.correct_aidbox_format && (node == schema.extension || schema.nodes[node].inert)
     }
 
-    fn forward_node(&self, schema: &Schema, node_id: NodeId, obj: &mut Object) {
+    fn forward_node(&self, schema: &'static Schema, node_id: NodeId, obj: &mut Object) {
         let node = &schema.nodes[node_id];
         let needs_rebuild = obj.keys().any(|k| node.choice_keys.contains_key(k));
         if !needs_rebuild {
@@ -50,7 +50,7 @@ impl Converter {
             return;
         }
         for (key, mut value) in obj.take() {
-            if let Some((choice, ty)) = node.choice_keys.get(key.as_ref()) {
+            if let Some((choice, ty)) = node.choice_keys.get(key) {
                 let choice = &schema.choices[*choice];
                 // Two values for one choice is invalid FHIR: the first in jsonb key
                 // order (shorter name first) is converted, the other kept as it is.
@@ -58,19 +58,19 @@ impl Converter {
                     if let Some(Some(visit)) = choice.types.get(ty) {
                         self.forward_value(schema, *visit, &mut value);
                     }
-                    let mut wrapped = Object::new();
-                    wrapped.insert(ty.clone(), value);
-                    obj.insert(choice.base.clone(), Json::Object(wrapped));
+                    let mut wrapped = obj.new_sibling();
+                    wrapped.insert(ty, value);
+                    obj.insert(&choice.base, Json::Object(wrapped));
                     continue;
                 }
-            } else if let Some(Element::Visit(visit)) = node.elements.get(key.as_ref()) {
+            } else if let Some(Element::Visit(visit)) = node.elements.get(key) {
                 self.forward_value(schema, *visit, &mut value);
             }
             obj.insert(key, value);
         }
     }
 
-    fn forward_value(&self, schema: &Schema, visit: Visit, value: &mut Json) {
+    fn forward_value(&self, schema: &'static Schema, visit: Visit, value: &mut Json) {
         match value {
             Json::Array(items) => {
                 for item in items {
@@ -173,14 +173,16 @@ mod tests {
     /// FHIR → Aidbox through the loading path's tree, back as a serde_json value.
     fn forward(rt: &str, fhir: Value, correct: bool) -> Value {
         let text = fhir.to_string();
-        let Json::Object(mut obj) = crate::json::parse(&text).unwrap() else {
+        let arena = crate::json::Bump::new();
+        let Json::Object(mut obj) = crate::json::parse(&text, &arena).unwrap() else {
             panic!("not an object")
         };
         Converter {
             correct_aidbox_format: correct,
         }
         .to_aidbox(rt, &mut obj);
-        Json::Object(obj).to_serde()
+        let converted = Json::Object(obj).to_serde();
+        converted
     }
 
     /// Checks the conversion and that the inverse gives the FHIR input back.

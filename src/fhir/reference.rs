@@ -4,7 +4,6 @@
 //! as it is, so nothing is lost.
 
 use crate::json::{Json, Object};
-use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 /// Keys whose presence makes a conversion ambiguous: then the Reference is kept.
@@ -32,14 +31,13 @@ pub fn to_aidbox(reference: &mut Object) {
     let Some(Json::String(text)) = reference.remove("reference") else {
         return;
     };
-    // The new values are slices of the reference: still borrowed from the line
-    // when the reference was.
+    // The new values are slices of the reference, not copies.
     match form {
-        Form::Local => reference.insert("localRef", Json::String(slice(&text, 1, text.len()))),
+        Form::Local => reference.insert("localRef", Json::String(&text[1..])),
         Form::Uri => reference.insert("uri", Json::String(text)),
         Form::Relative { type_len } => {
-            reference.insert("resourceType", Json::String(slice(&text, 0, type_len)));
-            reference.insert("id", Json::String(slice(&text, type_len + 1, text.len())));
+            reference.insert("resourceType", Json::String(&text[..type_len]));
+            reference.insert("id", Json::String(&text[type_len + 1..]));
         }
     }
 }
@@ -49,14 +47,6 @@ enum Form {
     Local,
     Uri,
     Relative { type_len: usize },
-}
-
-/// `text[start..end]`, borrowed from the same place as `text` when it is borrowed.
-fn slice<'a>(text: &Cow<'a, str>, start: usize, end: usize) -> Cow<'a, str> {
-    match text {
-        Cow::Borrowed(s) => Cow::Borrowed(&s[start..end]),
-        Cow::Owned(s) => Cow::Owned(s[start..end].to_string()),
-    }
 }
 
 pub fn to_fhir(reference: &mut Map<String, Value>) {
@@ -113,7 +103,8 @@ mod tests {
 
     fn there_and_back(fhir: Value, aidbox: Value) {
         let text = fhir.to_string();
-        let Json::Object(mut obj) = crate::json::parse(&text).unwrap() else {
+        let arena = crate::json::Bump::new();
+        let Json::Object(mut obj) = crate::json::parse(&text, &arena).unwrap() else {
             panic!()
         };
         to_aidbox(&mut obj);
@@ -169,7 +160,8 @@ mod tests {
             (r##"{"reference":"\u0023m1"}"##, json!({"localRef": "m1"})),
             (r#"{"reference":"urn:\u0078"}"#, json!({"uri": "urn:x"})),
         ] {
-            let Json::Object(mut obj) = crate::json::parse(text).unwrap() else {
+            let arena = crate::json::Bump::new();
+            let Json::Object(mut obj) = crate::json::parse(text, &arena).unwrap() else {
                 panic!()
             };
             to_aidbox(&mut obj);

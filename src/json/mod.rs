@@ -1,14 +1,16 @@
 //! The loading path's JSON tree: strings and numbers borrow the line they were
-//! parsed from (copied only when they hold escapes), and an object is a vector of
-//! unique keys already in jsonb's order (shorter keys first, then bytewise; the
-//! last of duplicate keys wins, as in `jsonb_in`). Parsing a line is then one small
-//! allocation per container, conversion edits the tree in place, and the jsonb
-//! encoder writes it out without sorting. serde_json stays for everything else.
+//! parsed from (strings with escapes are decoded into the arena), containers live in
+//! an arena (`bumpalo`), and an object is a vector of unique keys already in jsonb's
+//! order (shorter keys first, then bytewise; the last of duplicate keys wins, as in
+//! `jsonb_in`). Parsing a line allocates nothing from the heap, conversion edits the
+//! tree in place, the jsonb encoder writes it out without sorting, and the whole tree
+//! goes at once when the arena is reset. serde_json stays for everything else.
 
 mod parse;
 
+use bumpalo::collections::Vec as ArenaVec;
+pub use bumpalo::Bump;
 pub use parse::{parse, ParseError, MAX_DEPTH};
-use std::borrow::Cow;
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +19,8 @@ pub enum Json<'a> {
     Bool(bool),
     /// The number's text as written (valid JSON number syntax).
     Number(&'a str),
-    String(Cow<'a, str>),
-    Array(Vec<Json<'a>>),
+    String(&'a str),
+    Array(ArenaVec<'a, Json<'a>>),
     Object(Object<'a>),
 }
 
@@ -55,15 +57,25 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
+/// One member of an object.
+pub type Member<'a> = (&'a str, Json<'a>);
+
 /// An object's members: unique keys, sorted by `key_order`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object<'a> {
-    members: Vec<(Cow<'a, str>, Json<'a>)>,
+    members: ArenaVec<'a, Member<'a>>,
 }
 
 impl<'a> Object<'a> {
-    pub fn new() -> Self {
-        Object::default()
+    pub fn new_in(arena: &'a Bump) -> Self {
+        Object {
+            members: ArenaVec::new_in(arena),
+        }
+    }
+
+    /// An empty object in the same arena.
+    pub fn new_sibling(&self) -> Self {
+        Object::new_in(self.members.bump())
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
@@ -95,33 +107,33 @@ impl<'a> Object<'a> {
     }
 
     /// Sets `key`, replacing a value it had.
-    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Json<'a>) {
-        let key = key.into();
-        match self.position(&key) {
+    pub fn insert(&mut self, key: &'a str, value: Json<'a>) {
+        match self.position(key) {
             Ok(i) => self.members[i].1 = value,
             Err(i) => self.members.insert(i, (key, value)),
         }
     }
 
-    pub fn members(&self) -> &[(Cow<'a, str>, Json<'a>)] {
+    pub fn members(&self) -> &[Member<'a>] {
         &self.members
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().map(|(k, _)| k.as_ref())
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.members.iter().map(|(k, _)| *k)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json<'a>)> {
-        self.members.iter().map(|(k, v)| (k.as_ref(), v))
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &Json<'a>)> {
+        self.members.iter().map(|(k, v)| (*k, v))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Json<'a>)> {
-        self.members.iter_mut().map(|(k, v)| (&**k, v))
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&'a str, &mut Json<'a>)> {
+        self.members.iter_mut().map(|(k, v)| (*k, v))
     }
 
     /// Empties the object, handing over its members in key order.
-    pub fn take(&mut self) -> Vec<(Cow<'a, str>, Json<'a>)> {
-        std::mem::take(&mut self.members)
+    pub fn take(&mut self) -> ArenaVec<'a, Member<'a>> {
+        let empty = ArenaVec::new_in(self.members.bump());
+        std::mem::replace(&mut self.members, empty)
     }
 }
 
@@ -135,14 +147,14 @@ mod tests {
 
     #[test]
     fn members_are_unique_and_in_jsonb_order() {
-        let Json::Object(o) =
-            parse(r#"{"bb":null,"a":true,"ab":null,"a":false,"":null,"a":3}"#).unwrap()
-        else {
+        let arena = Bump::new();
+        let text = r#"{"bb":null,"a":true,"ab":null,"a":false,"":null,"a":3}"#;
+        let Json::Object(o) = parse(text, &arena).unwrap() else {
             panic!()
         };
         assert_eq!(keys(&o), ["", "a", "ab", "bb"]);
         assert_eq!(o.get("a"), Some(&Json::Number("3")));
-        let Json::Object(one) = parse(r#"{"only":[{"z":1,"y":{}}]}"#).unwrap() else {
+        let Json::Object(one) = parse(r#"{"only":[{"z":1,"y":{}}]}"#, &arena).unwrap() else {
             panic!()
         };
         let Some(Json::Array(items)) = one.get("only") else {
@@ -156,12 +168,13 @@ mod tests {
 
     #[test]
     fn insert_and_remove_keep_the_order() {
-        let mut o = Object::new();
+        let arena = Bump::new();
+        let mut o = Object::new_in(&arena);
         for k in ["value", "id", "resourceType", "x", "id"] {
-            o.insert(k, Json::String(k.into()));
+            o.insert(k, Json::String(k));
         }
         assert_eq!(keys(&o), ["x", "id", "value", "resourceType"]);
-        assert_eq!(o.remove("value"), Some(Json::String("value".into())));
+        assert_eq!(o.remove("value"), Some(Json::String("value")));
         assert_eq!(o.remove("value"), None);
         assert!(o.contains_key("x") && !o.contains_key("y"));
         assert_eq!(o.len(), 3);

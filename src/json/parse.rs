@@ -2,8 +2,9 @@
 //! It accepts exactly what `jsonb_in` accepts as JSON syntax; values jsonb cannot
 //! hold (`\u0000`, numbers beyond numeric) are left to the jsonb encoder to refuse.
 
-use super::{key_order, Json, Object};
-use std::borrow::Cow;
+use super::{key_order, Json, Member, Object};
+use bumpalo::collections::{String as ArenaString, Vec as ArenaVec};
+use bumpalo::Bump;
 
 /// Nesting deeper than this is refused (the tree is walked recursively).
 pub const MAX_DEPTH: usize = 1000;
@@ -21,9 +22,11 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-/// Parses one JSON text (a whole line, surrounding whitespace allowed).
-pub fn parse(text: &str) -> Result<Json<'_>, ParseError> {
+/// Parses one JSON text (a whole line, surrounding whitespace allowed); containers
+/// and decoded strings go into `arena`.
+pub fn parse<'a>(text: &'a str, arena: &'a Bump) -> Result<Json<'a>, ParseError> {
     let mut p = Parser {
+        arena,
         text,
         bytes: text.as_bytes(),
         at: 0,
@@ -99,12 +102,13 @@ fn plain_run_end_sse2(bytes: &[u8], mut at: usize) -> usize {
 }
 
 struct Parser<'a> {
+    arena: &'a Bump,
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
     /// Members and items of the open containers, innermost last: a container is
     /// moved out in one allocation of its exact size when it closes.
-    members: Vec<(Cow<'a, str>, Json<'a>)>,
+    members: Vec<Member<'a>>,
     items: Vec<Json<'a>>,
     /// Scratch for sorting an object's members by key.
     order: Vec<u32>,
@@ -165,7 +169,7 @@ impl<'a> Parser<'a> {
         self.open_container(depth)?;
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Ok(Json::Object(Object::new()));
+            return Ok(Json::Object(Object::new_in(self.arena)));
         }
         let mark = self.members.len();
         loop {
@@ -195,23 +199,22 @@ impl<'a> Parser<'a> {
     /// members themselves, so each member moves once.
     fn close_object(&mut self, mark: usize) -> Object<'a> {
         let members = &mut self.members[mark..];
+        let mut sorted = ArenaVec::with_capacity_in(members.len(), self.arena);
         if members.len() == 1 {
-            return Object {
-                members: self.members.drain(mark..).collect(),
-            };
+            sorted.extend(self.members.drain(mark..));
+            return Object { members: sorted };
         }
         let order = &mut self.order;
         order.clear();
         order.extend(0..members.len() as u32);
         // Stable: equal keys stay in document order.
-        order.sort_by(|&a, &b| key_order(&members[a as usize].0, &members[b as usize].0));
-        let mut sorted = Vec::with_capacity(members.len());
+        order.sort_by(|&a, &b| key_order(members[a as usize].0, members[b as usize].0));
         for (k, &i) in order.iter().enumerate() {
             let superseded = order
                 .get(k + 1)
                 .is_some_and(|&next| members[next as usize].0 == members[i as usize].0);
             if !superseded {
-                let empty = (Cow::Borrowed(""), Json::Null);
+                let empty = ("", Json::Null);
                 sorted.push(std::mem::replace(&mut members[i as usize], empty));
             }
         }
@@ -223,7 +226,7 @@ impl<'a> Parser<'a> {
         self.open_container(depth)?;
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(Json::Array(Vec::new()));
+            return Ok(Json::Array(ArenaVec::new_in(self.arena)));
         }
         let mark = self.items.len();
         loop {
@@ -233,7 +236,9 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.at += 1,
                 Some(b']') => {
                     self.at += 1;
-                    return Ok(Json::Array(self.items.drain(mark..).collect()));
+                    let mut items = ArenaVec::with_capacity_in(self.items.len() - mark, self.arena);
+                    items.extend(self.items.drain(mark..));
+                    return Ok(Json::Array(items));
                 }
                 _ => return Err(self.error("expected `,` or `]`")),
             }
@@ -279,7 +284,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A string at `"`: borrowed when it has no escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+    fn string(&mut self) -> Result<&'a str, ParseError> {
         self.at += 1;
         let start = self.at;
         self.at = plain_run_end(self.bytes, self.at);
@@ -287,12 +292,12 @@ impl<'a> Parser<'a> {
             None => return Err(self.error("EOF while parsing a string")),
             Some(b'"') => {
                 self.at += 1;
-                return Ok(Cow::Borrowed(&self.text[start..self.at - 1]));
+                return Ok(&self.text[start..self.at - 1]);
             }
             Some(b'\\') => {}
             Some(_) => return Err(self.control_character()),
         }
-        let mut out = String::with_capacity(self.at - start + 16);
+        let mut out = ArenaString::with_capacity_in(self.at - start + 16, self.arena);
         out.push_str(&self.text[start..self.at]);
         loop {
             let run = self.at;
@@ -302,7 +307,7 @@ impl<'a> Parser<'a> {
                 None => return Err(self.error("EOF while parsing a string")),
                 Some(b'"') => {
                     self.at += 1;
-                    return Ok(Cow::Owned(out));
+                    return Ok(out.into_bump_str());
                 }
                 Some(b'\\') => self.escape(&mut out)?,
                 Some(_) => return Err(self.control_character()),
@@ -315,7 +320,7 @@ impl<'a> Parser<'a> {
     }
 
     /// One escape at `\`, appended to `out`.
-    fn escape(&mut self, out: &mut String) -> Result<(), ParseError> {
+    fn escape(&mut self, out: &mut ArenaString<'a>) -> Result<(), ParseError> {
         self.at += 1;
         let c = match self.bytes.get(self.at) {
             Some(b'"') => '"',
@@ -378,11 +383,11 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> serde_json::Value {
-        parse(text).unwrap().to_serde()
+        parse(text, &Bump::new()).unwrap().to_serde()
     }
 
     fn err(text: &str) -> String {
-        parse(text).unwrap_err().to_string()
+        parse(text, &Bump::new()).unwrap_err().to_string()
     }
 
     #[test]
@@ -453,14 +458,15 @@ mod tests {
     #[test]
     fn strings_without_escapes_borrow_the_line() {
         let text = r#"{"name": "plain", "esc": "a\nb"}"#;
-        let Json::Object(o) = parse(text).unwrap() else {
+        let arena = Bump::new();
+        let Json::Object(o) = parse(text, &arena).unwrap() else {
             panic!()
         };
-        assert!(matches!(
-            o.get("name"),
-            Some(Json::String(Cow::Borrowed("plain")))
-        ));
-        assert!(matches!(o.get("esc"), Some(Json::String(Cow::Owned(s))) if s == "a\nb"));
+        let Some(Json::String(plain)) = o.get("name") else {
+            panic!()
+        };
+        assert!(text.as_bytes().as_ptr_range().contains(&plain.as_ptr()));
+        assert_eq!(o.get("esc"), Some(&Json::String("a\nb")));
     }
 
     #[test]
@@ -501,10 +507,10 @@ mod tests {
     #[test]
     fn nesting_is_limited() {
         let ok_deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(parse(&ok_deep).is_ok());
+        assert!(parse(&ok_deep, &Bump::new()).is_ok());
         let too_deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert_eq!(
-            parse(&too_deep).unwrap_err().reason,
+            parse(&too_deep, &Bump::new()).unwrap_err().reason,
             "recursion limit exceeded"
         );
     }

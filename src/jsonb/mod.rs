@@ -166,7 +166,7 @@ fn encode_object(buf: &mut Vec<u8>, obj: &Object, nul: bool) -> Result<u32, Json
     buf.extend_from_slice(&(count | JB_FOBJECT).to_le_bytes());
     write_children(buf, 2 * n, |buf, i| {
         if i < n {
-            encode_string(buf, &pairs[i].0, nul)
+            encode_string(buf, pairs[i].0, nul)
         } else {
             encode_value(buf, &pairs[i - n].1, nul)
         }
@@ -179,7 +179,10 @@ mod tests {
     use super::*;
 
     fn encode_text(text: &str) -> Result<Vec<u8>, JsonbError> {
-        encode(&crate::json::parse(text).unwrap(), true)
+        encode(
+            &crate::json::parse(text, &crate::json::Bump::new()).unwrap(),
+            true,
+        )
     }
 
     fn u32s(b: &[u8]) -> Vec<u32> {

@@ -2,8 +2,9 @@
 
 use crate::error::{LoadError, Result};
 use crate::fhir::Converter;
-use crate::json::{self, Json, Object};
+use crate::json::{self, Bump, Json, Object};
 use crate::jsonb;
+use std::cell::RefCell;
 
 /// What the main thread inserts: the id column and the finished `resource` jsonb
 /// datum (built here, off the main thread, byte for byte as `jsonb_in` would; pglz
@@ -30,9 +31,35 @@ pub fn compress_like_toast(row: &mut Row, resource_type: &str) {
     }
 }
 
+thread_local! {
+    /// Each parsing thread's arena for the tree of the line being encoded.
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
+}
+
+/// An arena grown past this by one huge line is let go rather than kept.
+const ARENA_KEEP_BYTES: usize = 16 << 20;
+
 /// Parses, checks and converts one non-blank line (`line_no` counts from 1).
 /// Without a converter (`format: aidbox`) the body is stored as it is.
 pub fn encode_line(
+    line: &[u8],
+    line_no: u64,
+    resource_type: &str,
+    converter: Option<&Converter>,
+) -> Result<Row> {
+    ARENA.with(|arena| {
+        let mut arena = arena.borrow_mut();
+        arena.reset();
+        let row = encode_line_in(&arena, line, line_no, resource_type, converter);
+        if arena.allocated_bytes() > ARENA_KEEP_BYTES {
+            *arena = Bump::new();
+        }
+        row
+    })
+}
+
+fn encode_line_in(
+    arena: &Bump,
     line: &[u8],
     line_no: u64,
     resource_type: &str,
@@ -44,11 +71,13 @@ pub fn encode_line(
     };
     let text = simdutf8::compat::from_utf8(line)
         .map_err(|e| invalid(format!("invalid UTF-8 at column {}", e.valid_up_to() + 1)))?;
-    let Json::Object(mut resource) = json::parse(text).map_err(|e| invalid(e.to_string()))? else {
+    let Json::Object(mut resource) =
+        json::parse(text, arena).map_err(|e| invalid(e.to_string()))?
+    else {
         return Err(invalid("the line is not a JSON object".into()));
     };
     let id = match resource.remove("id") {
-        Some(Json::String(id)) if !id.is_empty() => id.into_owned(),
+        Some(Json::String(id)) if !id.is_empty() => id.to_string(),
         _ => return Err(LoadError::MissingId { line: line_no }),
     };
     match resource.remove("resourceType") {
@@ -73,11 +102,16 @@ pub fn encode_line(
     // control characters, and conversion builds strings from the line's own.
     let may_hold_nul = memchr::memmem::find(line, b"\\u0000").is_some();
     let capacity = line.len() + line.len() / 8 + 64;
-    let jsonb = jsonb::encode_with_capacity(&Json::Object(resource), may_hold_nul, capacity)
-        .map_err(|e| LoadError::InvalidValue {
+    let tree = Json::Object(resource);
+    let jsonb = jsonb::encode_with_capacity(&tree, may_hold_nul, capacity).map_err(|e| {
+        LoadError::InvalidValue {
             line: line_no,
             detail: e.0,
-        })?;
+        }
+    })?;
+    // Everything in the tree is in the arena or the line: the arena's reset frees
+    // it, without a walk through the tree to drop it.
+    std::mem::forget(tree);
     Ok(Row { id, jsonb })
 }
 
@@ -97,7 +131,7 @@ mod tests {
     use super::*;
 
     fn jsonb_of(text: &str) -> Vec<u8> {
-        jsonb::encode(&json::parse(text).unwrap(), true).unwrap()
+        jsonb::encode(&json::parse(text, &Bump::new()).unwrap(), true).unwrap()
     }
 
     fn encode(line: &str) -> Result<Row> {
