@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 /// Batches are cut at whichever limit comes first.
 pub const BATCH_ROWS: usize = 1000;
-pub const BATCH_BYTES: usize = 4 * 1024 * 1024;
+pub const BATCH_BYTES: usize = 2 * 1024 * 1024;
 /// Batches in flight between the parser and the main thread.
 pub const CHANNEL_BATCHES: usize = 2;
 
@@ -36,6 +36,9 @@ pub struct FileJob {
 #[derive(Debug)]
 pub enum Message {
     Rows(Vec<Row>),
+    /// Every line has been read: only the batches being parsed are still to come.
+    /// The consumer can start on its next file now, while it inserts them.
+    Read,
     /// The whole object was read; `rows` were sent in all.
     End {
         rows: u64,
@@ -181,7 +184,10 @@ fn encode_all(
                         break Ok(());
                     }
                 }
-                Ok(false) => break Ok(()),
+                Ok(false) => {
+                    let _ = tx.send(Message::Read);
+                    break Ok(());
+                }
                 Err(e) => break Err(e),
             }
         };
@@ -226,8 +232,16 @@ mod tests {
         for parsers in [1, 3] {
             let (result, messages) = run(text.clone(), parsers);
             assert_eq!(result.unwrap(), Some(2500));
+            assert_eq!(
+                messages
+                    .iter()
+                    .filter(|m| matches!(m, Message::Read))
+                    .count(),
+                1
+            );
             let mut sizes: Vec<usize> = messages
                 .iter()
+                .filter(|m| !matches!(m, Message::Read))
                 .map(|m| match m {
                     Message::Rows(r) => r.len(),
                     other => panic!("{other:?}"),

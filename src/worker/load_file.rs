@@ -118,6 +118,7 @@ fn insert_all(
     mut sink: RowSink,
     rows: &Receiver<Message>,
 ) -> Result<(u64, Option<NextFile>)> {
+    let mut next = None;
     loop {
         if stop_requested() {
             return Err(LoadError::Interrupted);
@@ -125,9 +126,11 @@ fn insert_all(
         pg_sys::check_for_interrupts!();
         match rows.recv_timeout(POLL) {
             Ok(Message::Rows(batch)) => sink.insert(batch)?,
+            // The next file starts streaming while this one's last batches are
+            // parsed, inserted and committed: its first batch is then ready when
+            // its transaction starts.
+            Ok(Message::Read) => next = claim_ahead(params)?,
             Ok(Message::End { rows, .. }) => {
-                // The next file streams while this one's last batches go in and commit.
-                let next = claim_ahead(params)?;
                 sink.finish()?;
                 return Ok((rows, next));
             }

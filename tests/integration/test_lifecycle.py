@@ -154,6 +154,23 @@ def test_a_file_failing_after_the_next_was_claimed_ahead_loses_nothing(db, s3, b
     assert db.execute("SELECT count(*) FROM patient").fetchone()[0] == 300
 
 
+def test_a_bad_last_line_after_the_next_file_was_claimed_loses_nothing(db, s3, bucket):
+    # The worker claims and starts "b" as soon as a's last line is read, while a's last
+    # batches are still parsed; the bad last line then fails "a", and b's claim with it.
+    good = patients(*[f"a{i}" for i in range(2500)])
+    put_lines(s3, bucket, "a/Patient.ndjson", good + ["{oops"])
+    put_lines(s3, bucket, "b/Patient.ndjson", patients(*[f"b{i}" for i in range(200)]))
+    put_lines(s3, bucket, "c/Patient.ndjson", patients(*[f"c{i}" for i in range(100)]))
+    load(db, bucket, **{"thread-num": 1})
+    st = wait_done(db, bucket)
+    files = loader_files(db, bucket)
+    assert files["a/Patient.ndjson"]["error"] == {"source": "aidbox", "code": "invalid-json"}
+    assert files["a/Patient.ndjson"]["message"].startswith("invalid-json: line 2501: ")
+    assert [files[k]["status"] for k in ("b/Patient.ndjson", "c/Patient.ndjson")] == ["done", "done"]
+    assert (st["state"], st["progress"]["done"], st["error"], st["loaded"]) == ("completed", 3, 1, 300)
+    assert db.execute("SELECT count(*) FROM patient").fetchone()[0] == 300
+
+
 def test_by_last_modified_with_one_thread_lets_the_newest_file_win(db, s3, bucket):
     # Key order is the opposite of time order, so only LastModified can give this result.
     base = time.time() - 3600
