@@ -270,12 +270,9 @@ mod tests {
         let mut sink = DirectSink::open("public", "Patient")
             .unwrap()
             .expect("patient qualifies");
-        sink.insert(vec![
-            row("a", r#"{"active": true}"#),
-            row("b", r#"{"n": 1.50}"#),
-        ])
-        .unwrap();
-        sink.insert(vec![row("c", "{}")]).unwrap();
+        sink.insert(&[row("a", r#"{"active": true}"#), row("b", r#"{"n": 1.50}"#)])
+            .unwrap();
+        sink.insert(&[row("c", "{}")]).unwrap();
         sink.finish();
         Spi::run("SET LOCAL enable_seqscan = off").unwrap();
         let found = Spi::get_one::<String>(
@@ -340,7 +337,7 @@ mod tests {
         let compressed = rows.iter().filter(|r| r.jsonb[0] & 0x03 == 0x02).count();
         assert!(compressed >= 100, "{compressed}");
         for chunk in rows.chunks(1000) {
-            sink.insert(chunk.to_vec()).unwrap();
+            sink.insert(chunk).unwrap();
         }
         sink.finish();
         let methods = Spi::get_one::<String>(
@@ -392,7 +389,7 @@ mod tests {
         let mut sink = crate::db::direct_sink::DirectSink::open("public", "Patient")
             .unwrap()
             .unwrap();
-        sink.insert(vec![row("a", "{}"), row("a", "{}")]).unwrap();
+        sink.insert(&[row("a", "{}"), row("a", "{}")]).unwrap();
     }
 
     #[pg_test(error = "No imports for bucket <s3://nothing-here>")]

@@ -207,7 +207,7 @@ impl DirectSink {
         }
     }
 
-    pub fn insert(&mut self, rows: Vec<Row>) -> Result<()> {
+    pub fn insert(&mut self, rows: &[Row]) -> Result<()> {
         while self.slots.len() < rows.len() {
             self.slots
                 .push(unsafe { pg_sys::table_slot_create(self.rel, std::ptr::null_mut()) });

@@ -48,10 +48,11 @@ impl RowSink {
         matches!(self, RowSink::Direct(d) if d.compresses_with_pglz)
     }
 
-    pub fn insert(&mut self, rows: Vec<Row>) -> Result<()> {
+    /// Inserts a batch; gives it back when it was only read (to be freed elsewhere).
+    pub fn insert(&mut self, rows: Vec<Row>) -> Result<Option<Vec<Row>>> {
         match self {
-            RowSink::Direct(d) => d.insert(rows),
-            RowSink::Sql(s) => s.insert(rows),
+            RowSink::Direct(d) => d.insert(&rows).map(|()| Some(rows)),
+            RowSink::Sql(s) => s.insert(rows).map(|()| None),
         }
     }
 

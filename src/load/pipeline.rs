@@ -47,11 +47,21 @@ pub enum Message {
     Failed(LoadError),
 }
 
-/// Starts the parser thread for `job`. Dropping the receiver stops it.
-pub fn start(job: FileJob) -> Result<Receiver<Message>> {
+/// A file's stream as its consumer sees it.
+pub struct Stream {
+    pub rows: Receiver<Message>,
+    /// Batches the consumer is done with go back, to be freed by the reading
+    /// thread instead of the consumer (the backend's main thread). Bounded: when
+    /// it is full the consumer frees the batch itself.
+    pub spent: SyncSender<Vec<Row>>,
+}
+
+/// Starts the reading thread for `job`. Dropping the stream stops it.
+pub fn start(job: FileJob) -> Result<Stream> {
     let (tx, rx) = sync_channel(CHANNEL_BATCHES);
+    let (spent_tx, spent_rx) = sync_channel(CHANNEL_BATCHES);
     spawn_quiet("aidbox_bulk-file", move || {
-        if let Err(e) = stream_file(&job, &tx) {
+        if let Err(e) = stream_file(&job, &tx, &spent_rx) {
             let _ = tx.send(Message::Failed(e));
         }
     })
@@ -59,7 +69,10 @@ pub fn start(job: FileJob) -> Result<Receiver<Message>> {
         code: "ThreadError".into(),
         message: format!("cannot start the reader thread: {e}"),
     })?;
-    Ok(rx)
+    Ok(Stream {
+        rows: rx,
+        spent: spent_tx,
+    })
 }
 
 /// Parsing threads per file: JSON parsing, conversion and jsonb encoding are the
@@ -110,12 +123,12 @@ fn encode_batch(job: &FileJob, raw: &RawBatch) -> Result<Vec<Row>> {
         .collect()
 }
 
-fn stream_file(job: &FileJob, tx: &SyncSender<Message>) -> Result<()> {
+fn stream_file(job: &FileJob, tx: &SyncSender<Message>, spent: &Receiver<Vec<Row>>) -> Result<()> {
     let runtime = runtime()?;
     let client = runtime.block_on(build_client(&job.settings));
     let reader = ObjectReader::open(runtime, &client, &job.settings, &job.bucket_name, &job.key)?;
     let mut lines = Lines::new(reader)?;
-    if let Some(rows) = encode_all(job, &mut lines, job.parse_threads, tx)? {
+    if let Some(rows) = encode_all(job, &mut lines, job.parse_threads, tx, spent)? {
         let _ = tx.send(Message::End {
             rows,
             bytes: lines.bytes,
@@ -132,6 +145,7 @@ fn encode_all(
     lines: &mut Lines,
     parsers: usize,
     tx: &SyncSender<Message>,
+    spent: &Receiver<Vec<Row>>,
 ) -> Result<Option<u64>> {
     let total = AtomicU64::new(0);
     let stopped = AtomicBool::new(false);
@@ -173,6 +187,9 @@ fn encode_all(
         let read = loop {
             if stopped.load(Ordering::Relaxed) {
                 break Ok(());
+            }
+            for batch in spent.try_iter() {
+                drop(batch);
             }
             let mut raw = spare_rx.try_recv().unwrap_or_else(|_| RawBatch {
                 data: Vec::with_capacity(1024 * 1024),
@@ -219,7 +236,8 @@ mod tests {
     fn run(text: String, parsers: usize) -> (Result<Option<u64>>, Vec<Message>) {
         let mut lines = Lines::new(Cursor::new(text.into_bytes())).unwrap();
         let (tx, rx) = sync_channel(1000);
-        let result = encode_all(&job(), &mut lines, parsers, &tx);
+        let (_spent_tx, spent_rx) = sync_channel(1);
+        let result = encode_all(&job(), &mut lines, parsers, &tx, &spent_rx);
         drop(tx);
         (result, rx.into_iter().collect())
     }
@@ -293,7 +311,11 @@ mod tests {
         let mut lines = Lines::new(Cursor::new(text.into_bytes())).unwrap();
         let (tx, rx) = sync_channel(1);
         drop(rx);
-        assert_eq!(encode_all(&job(), &mut lines, 2, &tx).unwrap(), None);
+        let (_spent_tx, spent_rx) = sync_channel(1);
+        assert_eq!(
+            encode_all(&job(), &mut lines, 2, &tx, &spent_rx).unwrap(),
+            None
+        );
         assert!(lines.bytes < 50_000 * 12, "stopped early: {}", lines.bytes);
     }
 }

@@ -11,7 +11,7 @@ use crate::load::pipeline::{self, FileJob, Message};
 use crate::params::Params;
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// How often the main thread looks at interrupts while it waits for rows.
@@ -36,11 +36,11 @@ pub struct NextFile {
 /// A running file stream and whether it compresses for the direct sink.
 struct Stream {
     compressed: bool,
-    rows: Receiver<Message>,
+    pipeline: pipeline::Stream,
 }
 
 fn start_stream(params: &Params, file: &ClaimedFile, compress: bool) -> Result<Stream> {
-    let rows = pipeline::start(FileJob {
+    let pipeline = pipeline::start(FileJob {
         bucket_name: params.bucket_name.clone(),
         key: file.key.clone(),
         resource_type: file.resource_type.clone(),
@@ -51,7 +51,7 @@ fn start_stream(params: &Params, file: &ClaimedFile, compress: bool) -> Result<S
     })?;
     Ok(Stream {
         compressed: compress,
-        rows,
+        pipeline,
     })
 }
 
@@ -92,7 +92,7 @@ fn in_file_transaction(
             Some(s) if !s.compressed || sink.takes_compressed() => s,
             _ => start_stream(params, file, sink.takes_compressed())?,
         };
-        let (loaded, next) = insert_all(params, sink, &stream.rows)?;
+        let (loaded, next) = insert_all(params, sink, &stream.pipeline)?;
         loader_files::mark_done(&params.schema, &file.id, loaded as i64)?;
         Ok(next)
     })
@@ -116,7 +116,7 @@ fn claim_ahead(params: &Params) -> Result<Option<NextFile>> {
 fn insert_all(
     params: &Params,
     mut sink: RowSink,
-    rows: &Receiver<Message>,
+    stream: &pipeline::Stream,
 ) -> Result<(u64, Option<NextFile>)> {
     let mut next = None;
     loop {
@@ -124,8 +124,13 @@ fn insert_all(
             return Err(LoadError::Interrupted);
         }
         pg_sys::check_for_interrupts!();
-        match rows.recv_timeout(POLL) {
-            Ok(Message::Rows(batch)) => sink.insert(batch)?,
+        match stream.rows.recv_timeout(POLL) {
+            Ok(Message::Rows(batch)) => {
+                if let Some(spent) = sink.insert(batch)? {
+                    // Freed here only when the reading thread is behind.
+                    let _ = stream.spent.try_send(spent);
+                }
+            }
             // The next file starts streaming while this one's last batches are
             // parsed, inserted and committed: its first batch is then ready when
             // its transaction starts.
