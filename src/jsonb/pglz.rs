@@ -5,8 +5,9 @@
 //! time in a bulk load. PostgreSQL's own compressor keeps its history in static
 //! arrays (not thread-safe), so this is a separate encoder of the same format: the
 //! backend's decompressor reads it as its own, and the toaster keeps an already
-//! compressed datum as it is. The match search is a short hash chain, so the ratio is
-//! close to pglz's, not bit-identical output.
+//! compressed datum as it is. The match search is short (a hash chain, and LZ4-style
+//! skipping through incompressible runs), so the output is not pglz's bytes, and its
+//! ratio is a little lower where pglz itself would have found little to compress.
 //!
 //! Format: a control byte announces the next 8 items, bit i set = item i is a tag.
 //! A literal is one byte. A tag is `[offset_hi << 4 | len - 3, offset_lo]` for
@@ -22,6 +23,8 @@ const HASH_BITS: u32 = 12;
 const CHAIN_DEPTH: usize = 6;
 /// A match this long ends the search (pglz's `match_size_good`).
 const GOOD_MATCH: usize = 128;
+/// Positions inside a match that are added to the history.
+const REMEMBERED_IN_MATCH: usize = 8;
 /// Inputs under 32 bytes are not compressed (as pglz's default strategy).
 const MIN_INPUT: usize = 32;
 /// `TOAST_PGLZ_COMPRESSION_ID` in the varlena's compression bits.
@@ -161,7 +164,7 @@ fn compress_with(
     let mut control_at = out.len();
     let mut control_bit = 8u32;
     let mut i = 0;
-    // Literals since the last match: past 32 of them (incompressible text such as
+    // Literals since the last match: past 16 of them (incompressible text such as
     // base64) only every n-th position is looked up, as LZ4 does; `skip` counts down
     // the positions left before the next lookup.
     let mut misses = 0usize;
@@ -188,8 +191,8 @@ fn compress_with(
         if len < MIN_MATCH {
             out.push(input[i]);
             misses += 1;
-            if misses >= 32 {
-                skip = (misses >> 5).min(7);
+            if misses >= 16 {
+                skip = (misses >> 4).min(7);
             }
             i += 1;
             continue;
@@ -202,7 +205,9 @@ fn compress_with(
         } else {
             out.extend_from_slice(&[hi | (len - 3) as u8, offset as u8]);
         }
-        for at in i + 1..(i + len).min(hashed_end) {
+        // Only the first positions inside a match go into the history, as in
+        // LZ4: the rest rarely start a better match than the one just found.
+        for at in i + 1..(i + len.min(REMEMBERED_IN_MATCH)).min(hashed_end) {
             history.remember(input, at);
         }
         i += len;
