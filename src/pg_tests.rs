@@ -97,7 +97,7 @@ mod tests {
         loader_files::insert_pending("public", "s3://two", &files).unwrap();
 
         let claim = |bucket, s| {
-            loader_files::claim_next("public", bucket, s)
+            loader_files::claim_next("public", bucket, s, None)
                 .unwrap()
                 .map(|f| f.key)
         };
@@ -128,11 +128,41 @@ mod tests {
     }
 
     #[pg_test]
+    fn optimal_puts_types_other_workers_load_last() {
+        schema::ensure_base("public").unwrap();
+        let big = object("Patient.big.ndjson", 100, "2026-01-01T00:00:00Z");
+        let mid = object("Patient.mid.ndjson", 50, "2026-01-01T00:00:00Z");
+        let small = object("Device.small.ndjson", 10, "2026-01-01T00:00:00Z");
+        let files = [
+            (&big, "Patient".to_string()),
+            (&mid, "Patient".to_string()),
+            (&small, "Device".to_string()),
+        ];
+        for bucket in ["s3://two-workers", "s3://one-worker"] {
+            loader_files::insert_pending("public", bucket, &files).unwrap();
+        }
+        let claim = |bucket, current: Option<&str>| {
+            loader_files::claim_next("public", bucket, Scheduler::Optimal, current)
+                .unwrap()
+                .unwrap()
+        };
+        // Another worker loads the big Patient file: Device comes before the other Patient.
+        let first = claim("s3://two-workers", None);
+        assert_eq!(first.key, big.key);
+        assert_eq!(claim("s3://two-workers", None).key, small.key);
+        assert_eq!(claim("s3://two-workers", None).key, mid.key);
+        // The worker's own current file does not count: largest first.
+        let first = claim("s3://one-worker", None);
+        assert_eq!(first.key, big.key);
+        assert_eq!(claim("s3://one-worker", Some(&first.id)).key, mid.key);
+    }
+
+    #[pg_test]
     fn final_states_carry_aidbox_fields() {
         schema::ensure_base("public").unwrap();
         let f = object("Patient.ndjson", 1, "2026-01-01T00:00:00Z");
         loader_files::insert_pending("public", "s3://b", &[(&f, "Patient".to_string())]).unwrap();
-        let claimed = loader_files::claim_next("public", "s3://b", Scheduler::Optimal)
+        let claimed = loader_files::claim_next("public", "s3://b", Scheduler::Optimal, None)
             .unwrap()
             .unwrap();
         assert_eq!(

@@ -137,8 +137,14 @@ pub struct ClaimedFile {
 }
 
 /// Marks the next pending file `in-progress` and returns it; None when the queue
-/// is empty. Concurrent workers skip each other's rows.
-pub fn claim_next(schema: &str, bucket: &str, scheduler: Scheduler) -> Result<Option<ClaimedFile>> {
+/// is empty. Concurrent workers skip each other's rows. `current` is the file the
+/// claiming worker is loading now, if any (it does not count as another worker's).
+pub fn claim_next(
+    schema: &str,
+    bucket: &str,
+    scheduler: Scheduler,
+    current: Option<&str>,
+) -> Result<Option<ClaimedFile>> {
     let t = table(schema);
     let sql = format!(
         "UPDATE {t} SET resource = resource || jsonb_build_object('status', 'in-progress', 'start', {NOW_ISO}),
@@ -148,11 +154,11 @@ pub fn claim_next(schema: &str, bucket: &str, scheduler: Scheduler) -> Result<Op
                        ORDER BY {order} LIMIT 1 FOR UPDATE SKIP LOCKED)
           RETURNING id, resource->>'file', resource->>'type'",
         seq = seq(schema),
-        order = claim_order_sql(scheduler)
+        order = claim_order_sql(scheduler, &t)
     );
     Spi::connect_mut(|client| {
         let mut rows = client
-            .update(&sql, None, &[bucket.into()])
+            .update(&sql, None, &[bucket.into(), current.into()])
             .map_err(spi_error)?;
         if let Some(row) = rows.next() {
             let get = |i| {

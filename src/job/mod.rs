@@ -20,12 +20,22 @@ pub fn lock_key(bucket: &str) -> (i32, i32) {
     (LOCK_CLASS, (h & 0x7fff_ffff) as i32)
 }
 
-/// ORDER BY over LoaderFile `resource` for the next file to claim.
-pub fn claim_order_sql(scheduler: Scheduler) -> &'static str {
+/// ORDER BY over LoaderFile `resource` for the next file to claim, from `table`
+/// (the LoaderFile table), where `$1` is the bucket and `$2` the claiming worker's
+/// own current file (or NULL).
+pub fn claim_order_sql(scheduler: Scheduler, table: &str) -> String {
     match scheduler {
-        // Largest first: the longest files start early, so workers finish together.
-        Scheduler::Optimal => "(resource->>'size')::bigint DESC NULLS LAST, resource->>'file'",
-        Scheduler::ByLastModified => "resource->>'last-modified', resource->>'file'",
+        // Types other workers are loading right now come last: two workers on one
+        // table contend for its extension lock and pages. Then largest first: the
+        // longest files start early, so workers finish together.
+        Scheduler::Optimal => format!(
+            "(resource->>'type') IN (SELECT o.resource->>'type' FROM {table} o
+                                      WHERE o.resource->>'bucket' = $1
+                                        AND o.resource->>'status' = 'in-progress'
+                                        AND o.id IS DISTINCT FROM $2),
+             (resource->>'size')::bigint DESC NULLS LAST, resource->>'file'"
+        ),
+        Scheduler::ByLastModified => "resource->>'last-modified', resource->>'file'".into(),
     }
 }
 

@@ -92,19 +92,24 @@ fn in_file_transaction(
             Some(s) if !s.compressed || sink.takes_compressed() => s,
             _ => start_stream(params, file, sink.takes_compressed())?,
         };
-        let (loaded, next) = insert_all(params, sink, &stream.pipeline)?;
+        let (loaded, next) = insert_all(params, file, sink, &stream.pipeline)?;
         loader_files::mark_done(&params.schema, &file.id, loaded as i64)?;
         Ok(next)
     })
 }
 
 /// Claims the next file in the current transaction and starts its stream.
-fn claim_ahead(params: &Params) -> Result<Option<NextFile>> {
+fn claim_ahead(params: &Params, current: &ClaimedFile) -> Result<Option<NextFile>> {
     if stop_requested() {
         return Ok(None);
     }
-    let Some(file) = loader_files::claim_next(&params.schema, &params.bucket, params.scheduler)?
-    else {
+    let claimed = loader_files::claim_next(
+        &params.schema,
+        &params.bucket,
+        params.scheduler,
+        Some(&current.id),
+    )?;
+    let Some(file) = claimed else {
         return Ok(None);
     };
     let compress =
@@ -115,6 +120,7 @@ fn claim_ahead(params: &Params) -> Result<Option<NextFile>> {
 
 fn insert_all(
     params: &Params,
+    file: &ClaimedFile,
     mut sink: RowSink,
     stream: &pipeline::Stream,
 ) -> Result<(u64, Option<NextFile>)> {
@@ -134,7 +140,7 @@ fn insert_all(
             // The next file starts streaming while this one's last batches are
             // parsed, inserted and committed: its first batch is then ready when
             // its transaction starts.
-            Ok(Message::Read) => next = claim_ahead(params)?,
+            Ok(Message::Read) => next = claim_ahead(params, file)?,
             Ok(Message::End { rows, .. }) => {
                 sink.finish()?;
                 return Ok((rows, next));

@@ -63,7 +63,7 @@ pub extern "C-unwind" fn aidbox_bulk_worker_main(arg: pg_sys::Datum) {
             Some(n) => (n.file.clone(), Some(n)),
             None => {
                 let claimed = BackgroundWorker::transaction(|| {
-                    loader_files::claim_next(&params.schema, &params.bucket, params.scheduler)
+                    loader_files::claim_next(&params.schema, &params.bucket, params.scheduler, None)
                 });
                 match claimed {
                     Ok(Some(file)) => (file, None),
