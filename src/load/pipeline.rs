@@ -188,9 +188,7 @@ fn encode_all(
             if stopped.load(Ordering::Relaxed) {
                 break Ok(());
             }
-            for batch in spent.try_iter() {
-                drop(batch);
-            }
+            spent.try_iter().for_each(drop);
             let mut raw = spare_rx.try_recv().unwrap_or_else(|_| RawBatch {
                 data: Vec::with_capacity(1024 * 1024),
                 lines: Vec::with_capacity(BATCH_ROWS),

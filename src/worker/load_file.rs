@@ -26,7 +26,7 @@ pub enum FileOutcome {
 }
 
 /// A claimed file whose stream already runs: claimed in the previous file's
-/// transaction (and committed with it) when that file's last batch was read, so the
+/// transaction (and committed with it) when that file's last line was read, so the
 /// reading and parsing threads never wait for the backend between files.
 pub struct NextFile {
     pub file: ClaimedFile,
